@@ -1,0 +1,17 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/support/global-setup.ts"],
+    // Two cores: integration files share one PostgreSQL server but each gets its own database.
+    pool: "forks",
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    reporters:
+      process.env["CI"] === undefined
+        ? ["default"]
+        : ["default", ["json", { outputFile: ".tmp/vitest-results.json" }]],
+  },
+});
