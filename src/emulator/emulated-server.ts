@@ -10,7 +10,6 @@ import { HybridLogicalClock } from "../source/revision.js";
 import { ArangoError, ErrorNum, badRequest, conflict, notFound } from "./arango-error.js";
 import {
   CollectionState,
-  type CollectionType,
   DOCUMENT_COLLECTION,
   DatabaseState,
   EDGE_COLLECTION,
