@@ -13,6 +13,7 @@ export type SyncErrorCode =
   | "TARGET_UNAVAILABLE"
   | "TARGET_REJECTED"
   | "MIGRATION_FAILED"
+  | "SOURCE_BATCH_EXPIRED"
   | "WAL_GAP"
   | "INTERNAL";
 
