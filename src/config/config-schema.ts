@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+/** Used when `--config` is not given; a missing file at this path is not an error. */
+export const DEFAULT_CONFIG_PATH = "config/atspro.yaml";
+
+const postgresUrl = z.string().refine(
+  (value) => {
+    try {
+      const { protocol } = new URL(value);
+      return protocol === "postgres:" || protocol === "postgresql:";
+    } catch {
+      return false;
+    }
+  },
+  // The value itself is never echoed: it usually contains the password.
+  { message: "must be a postgres:// or postgresql:// URL" },
+);
+
+const httpUrl = z.string().refine(
+  (value) => {
+    try {
+      const { protocol } = new URL(value);
+      return protocol === "http:" || protocol === "https:";
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be an http:// or https:// URL" },
+);
+
+/** Environment variables hold strings; a port read from one is converted before validation. */
+const port = z.preprocess(
+  (value) => (typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
+  z.number().int().min(1).max(65535),
+);
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/**
+ * The config file and its env overrides (DESIGN.md §4). Sections are strict, so a misspelt key
+ * is reported instead of silently ignored; the top level is loose because other sections
+ * (the mapping) are validated by the modules that own them. Connection settings are optional
+ * here: each command asks for the ones it needs (`requireSetting`), so `migrate` runs with a
+ * PostgreSQL URL alone.
+ */
+export const configSchema = z
+  .looseObject({
+    arango: z
+      .strictObject({
+        url: httpUrl.optional().describe("ArangoDB endpoint, e.g. http://arangodb:8529"),
+        database: z.string().min(1).optional().describe("ArangoDB database to mirror, e.g. atspro"),
+        username: z.string().min(1).default("root").describe("ArangoDB user"),
+        password: z
+          .string()
+          .optional()
+          .describe("ArangoDB password (secret: prefer ARANGO_PASSWORD_FILE)"),
+      })
+      .prefault({})
+      .describe("The source ArangoDB server"),
+    postgres: z
+      .strictObject({
+        url: postgresUrl
+          .optional()
+          .describe("PostgreSQL connection URL, e.g. postgres://sync:secret@db:5432/atspro"),
+      })
+      .prefault({})
+      .describe("The target PostgreSQL database"),
+    http: z
+      .strictObject({
+        host: z
+          .string()
+          .min(1)
+          .default("127.0.0.1")
+          .describe("Address the admin HTTP server listens on; loopback unless set"),
+        port: port
+          .default(9464)
+          .describe("Port of the admin HTTP server (metrics, status, admin API)"),
+        adminToken: z
+          .string()
+          .min(16, { message: "must be at least 16 characters (e.g. openssl rand -hex 32)" })
+          .optional()
+          .describe(
+            "Bearer token required by every admin call that changes state (secret: prefer SYNC_ADMIN_TOKEN_FILE)",
+          ),
+      })
+      .prefault({})
+      .describe("The admin HTTP server"),
+    logLevel: z.enum(LOG_LEVELS).default("info").describe("Minimum level of log lines"),
+  })
+  .describe("arango-pg-sync configuration");
+
+export type Config = z.infer<typeof configSchema>;
+
+/** What the config file, env and flags may set before validation (all strings as given). */
+export interface ConfigOverrides {
+  arango?: { url?: string; database?: string; username?: string; password?: string };
+  postgres?: { url?: string };
+  http?: { host?: string; port?: string | number; adminToken?: string };
+  logLevel?: string;
+}
