@@ -4,7 +4,9 @@
  * so and exit 2 instead of pretending to work.
  */
 import { Command, CommanderError } from "commander";
+import { loadConfig, requireSetting } from "./config/load-config.js";
 import { ExitCode, SyncError, messageOf } from "./errors.js";
+import { migrate } from "./sink/migrate.js";
 
 type Action = (options: Record<string, unknown>) => Promise<number>;
 
@@ -15,6 +17,32 @@ function notBuilt(command: string): Action {
       `'${command}' is not built yet in this version of arango-pg-sync`,
     );
   };
+}
+
+/** Prints one line per migration file; exits with the error's code when one stopped the run. */
+async function migrateCommand(options: Record<string, unknown>): Promise<number> {
+  const configPath = typeof options["config"] === "string" ? options["config"] : undefined;
+  const pgUrl = typeof options["pgUrl"] === "string" ? options["pgUrl"] : undefined;
+  const config = await loadConfig({
+    ...(configPath === undefined ? {} : { configPath }),
+    ...(pgUrl === undefined ? {} : { flags: { postgres: { url: pgUrl } } }),
+  });
+  const url = requireSetting(config.postgres.url, "postgres.url", {
+    flag: "--pg-url",
+    ...(configPath === undefined ? {} : { configPath }),
+  });
+  const result = await migrate({ pgUrl: url });
+  const width = Math.max(0, ...result.steps.map((s) => s.name.length));
+  for (const step of result.steps) {
+    const took = step.durationMs === undefined ? "" : ` (${step.durationMs} ms)`;
+    process.stdout.write(`${step.name.padEnd(width)}  ${step.status.replace("-", " ")}${took}\n`);
+  }
+  if (result.error !== undefined) throw result.error;
+  const applied = result.steps.filter((s) => s.status === "applied").length;
+  process.stdout.write(
+    `migrate: ${applied} applied, ${result.steps.length - applied} already applied\n`,
+  );
+  return ExitCode.ok;
 }
 
 interface CommandSpec {
@@ -33,7 +61,9 @@ const commands: CommandSpec[] = [
   {
     name: "migrate",
     summary: "apply the sql/ migrations to PostgreSQL",
-    action: notBuilt("migrate"),
+    configure: (c) =>
+      c.option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)"),
+    action: migrateCommand,
   },
   { name: "snapshot", summary: "one-shot full load, then exit", action: notBuilt("snapshot") },
   {
@@ -75,10 +105,42 @@ const commands: CommandSpec[] = [
   {
     name: "emulator",
     summary: "run the ArangoDB emulator (for tests and the demo)",
-    configure: (c) => c.option("--port <port>", "port to listen on", "8529"),
-    action: notBuilt("emulator"),
+    configure: (c) =>
+      c
+        .option("--port <port>", "port to listen on", "8529")
+        .option("--host <host>", "address to listen on", "127.0.0.1")
+        .option("--root-password <password>", "password of the root user", "")
+        .option("--no-auth", "serve every request as root, like --server.authentication false"),
+    action: runEmulator,
   },
 ];
+
+/** Runs the emulator until SIGINT or SIGTERM, then closes it (connections cut, state dropped). */
+async function runEmulator(options: Record<string, unknown>): Promise<number> {
+  const port = Number(options["port"]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new SyncError(
+      "USAGE",
+      `--port must be a port number (0-65535), not '${String(options["port"])}'`,
+    );
+  }
+  // Production modules must not import the emulator statically (DESIGN.md §3).
+  const { startEmulator } = await import("./emulator/emulator.js");
+  const emulator = await startEmulator({
+    port,
+    host: typeof options["host"] === "string" ? options["host"] : "127.0.0.1",
+    rootPassword: typeof options["rootPassword"] === "string" ? options["rootPassword"] : "",
+    authentication: options["auth"] !== false,
+  });
+  process.stdout.write(`arango-pg-sync emulator: listening on ${emulator.url}\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  process.stdout.write(`arango-pg-sync emulator: ${signal}, stopping\n`);
+  await emulator.close();
+  return ExitCode.ok;
+}
 
 export function buildProgram(): Command {
   const program = new Command("arango-pg-sync")

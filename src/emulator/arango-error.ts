@@ -15,6 +15,7 @@ export const ErrorNum = {
   HTTP_SERVER_ERROR: 500,
   HTTP_SERVICE_UNAVAILABLE: 503,
   HTTP_CORRUPTED_JSON: 600,
+  HTTP_SUPERFLUOUS_SUFFICES: 601,
   ARANGO_READ_ONLY: 1004,
   ARANGO_CONFLICT: 1200,
   ARANGO_DOCUMENT_NOT_FOUND: 1202,
@@ -39,17 +40,22 @@ export const ErrorNum = {
   TRANSACTION_DISALLOWED_OPERATION: 1653,
   TRANSACTION_ABORTED: 1654,
   TRANSACTION_NOT_FOUND: 1655,
+  USER_INVALID_NAME: 1700,
+  USER_DUPLICATE: 1702,
+  USER_NOT_FOUND: 1703,
 } as const;
 
 const defaultMessages: Record<number, string> = {
   10: "bad parameter",
   11: "forbidden",
   400: "bad parameter",
-  401: "not authorized to execute this request",
+  401: "unauthorized",
   403: "forbidden",
-  404: "unknown path",
+  404: "not found",
   405: "method not supported",
+  412: "precondition failed",
   600: "invalid JSON object",
+  601: "superfluous URL suffices",
   1004: "read only",
   1200: "conflict",
   1202: "document not found",
@@ -58,20 +64,32 @@ const defaultMessages: Record<number, string> = {
   1207: "duplicate name",
   1208: "illegal name",
   1210: "unique constraint violated",
+  1218: "collection type invalid",
   1221: "illegal document key",
+  1222: "unexpected document key",
   1227: "invalid document type",
   1228: "database not found",
   1229: "database name invalid",
   1230: "operation only allowed in system database",
   1233: "edge attribute missing or invalid",
   1600: "cursor not found",
-  1652: "collection not declared in transaction",
+  1652: "unregistered collection used in transaction",
+  1653: "disallowed operation inside transaction",
+  1654: "transaction aborted",
   1655: "transaction not found",
+  1700: "invalid user name",
+  1702: "duplicate user",
+  1703: "user not found",
 };
 
-/** An error a REST handler turns into ArangoDB's JSON error body with its HTTP status. */
+/**
+ * An error a REST handler turns into ArangoDB's JSON error body with its HTTP status. `extra`
+ * holds attributes some errors add after the standard ones (a failed precondition reports the
+ * document's `_id`, `_key` and current `_rev`: RestVocbaseBaseHandler::generateConflictError).
+ */
 export class ArangoError extends Error {
   override readonly name = "ArangoError";
+  readonly extra: Record<string, unknown> = {};
 
   constructor(
     readonly httpCode: number,
@@ -81,14 +99,31 @@ export class ArangoError extends Error {
     super(message ?? defaultMessages[errorNum] ?? "internal error");
   }
 
-  toBody(): { code: number; error: true; errorMessage: string; errorNum: number } {
+  /** Adds attributes to the error body (after `error`, `code`, `errorNum`, `errorMessage`). */
+  with(extra: Record<string, unknown>): this {
+    Object.assign(this.extra, extra);
+    return this;
+  }
+
+  toBody(): Record<string, unknown> & {
+    code: number;
+    error: true;
+    errorMessage: string;
+    errorNum: number;
+  } {
     return {
       code: this.httpCode,
       error: true,
       errorMessage: this.message,
       errorNum: this.errorNum,
+      ...this.extra,
     };
   }
+}
+
+/** The default message ArangoDB's errors.dat gives an error number. */
+export function errorMessageOf(errorNum: number): string {
+  return defaultMessages[errorNum] ?? "internal error";
 }
 
 export const notFound = (errorNum: number, message?: string): ArangoError =>
@@ -97,3 +132,5 @@ export const badRequest = (errorNum: number, message?: string): ArangoError =>
   new ArangoError(400, errorNum, message);
 export const conflict = (errorNum: number, message?: string): ArangoError =>
   new ArangoError(409, errorNum, message);
+export const forbidden = (errorNum: number, message?: string): ArangoError =>
+  new ArangoError(403, errorNum, message);

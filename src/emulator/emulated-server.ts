@@ -7,7 +7,14 @@
  * write batch: a reader never sees half of a write.
  */
 import { HybridLogicalClock } from "../source/revision.js";
-import { ArangoError, ErrorNum, badRequest, conflict, notFound } from "./arango-error.js";
+import {
+  ArangoError,
+  ErrorNum,
+  badRequest,
+  conflict,
+  forbidden,
+  notFound,
+} from "./arango-error.js";
 import {
   CollectionState,
   DOCUMENT_COLLECTION,
@@ -32,13 +39,31 @@ export interface EmulatorOptions {
   rootPassword?: string;
   /** Wall clock for `_rev` values and `time` fields; tests may pin it. */
   now?: () => number;
+  /** First WAL sequence number of a fresh server (e.g. to test ticks above 2^53). */
+  firstSequence?: bigint;
+  /** A saved state to start from instead of a fresh `_system` database (persistence.ts). */
+  restoredState?: RestoredState;
 }
+
+/** What a restart from saved state brings back: the catalog, the retained WAL and the counters. */
+export interface RestoredState {
+  databases: readonly DatabaseState[];
+  wal: WriteAheadLog;
+  serverTick: bigint;
+  /** Highest hybrid-logical-clock value handed out before the save. */
+  revision: bigint;
+}
+
+/** A database permission (auth::Level): administrate, access, no access. */
+export type AccessLevel = "rw" | "ro" | "none";
 
 export interface User {
   password: string;
   active: boolean;
   /** Read-write on `_system`: what ArangoDB calls an admin user (needed for /_api/wal). */
   admin: boolean;
+  /** Database permissions by name; `*` applies to databases without their own entry. */
+  databases: Map<string, AccessLevel>;
 }
 
 /** Documents written by one operation, request or stream transaction, committed as one WAL batch. */
@@ -121,7 +146,11 @@ export interface StreamTransaction {
   readonly writeCollections: ReadonlySet<CollectionState>;
   readonly readCollections: ReadonlySet<CollectionState>;
   readonly writes: WriteSet;
+  /** Reads of collections not declared at begin are allowed (`allowImplicit`, default true). */
+  readonly allowImplicit: boolean;
   status: "running" | "committed" | "aborted";
+  /** The idle timeout aborted it; later commits say "expired" (transaction::Manager). */
+  expired: boolean;
   expiresAt: number;
 }
 
@@ -169,7 +198,7 @@ export class EmulatedServer {
   readonly version: string;
   readonly authentication: boolean;
   readonly users = new Map<string, User>();
-  readonly wal = new WriteAheadLog();
+  readonly wal: WriteAheadLog;
   readonly clock: HybridLogicalClock;
   readonly now: () => number;
   readOnly = false;
@@ -182,12 +211,25 @@ export class EmulatedServer {
 
   constructor(options: EmulatorOptions = {}) {
     this.serverId = options.serverId ?? 114433185744346n;
-    this.version = options.version ?? "3.12.4";
+    this.version = options.version ?? "3.12.10";
     this.authentication = options.authentication ?? true;
     this.now = options.now ?? Date.now;
     this.clock = new HybridLogicalClock(this.now);
-    this.users.set("root", { password: options.rootPassword ?? "", active: true, admin: true });
-    this.createDatabase("_system", "1");
+    this.users.set("root", {
+      password: options.rootPassword ?? "",
+      active: true,
+      admin: true,
+      databases: new Map([["*", "rw"]]),
+    });
+    this.wal = options.restoredState?.wal ?? new WriteAheadLog(options.firstSequence);
+    const restored = options.restoredState;
+    if (restored === undefined) {
+      this.createDatabase("_system", "1");
+      return;
+    }
+    for (const database of restored.databases) this.databases.set(database.name, database);
+    this.observeServerTick(restored.serverTick);
+    this.clock.observe(restored.revision);
   }
 
   nextServerTick(): string {
@@ -208,6 +250,36 @@ export class EmulatedServer {
     return `h${this.serverId.toString(16).toUpperCase()}/${collectionId}`;
   }
 
+  // -------------------------------------------------------------------- users
+
+  /** A new user without database permissions (RestUsersHandler: StoreUser, UserManager). */
+  createUser(name: unknown, spec: { passwd?: unknown; active?: unknown }): User {
+    if (typeof name !== "string" || name === "") throw badRequest(ErrorNum.USER_INVALID_NAME);
+    if (this.users.has(name)) throw conflict(ErrorNum.USER_DUPLICATE);
+    const user: User = {
+      password: typeof spec.passwd === "string" ? spec.passwd : "",
+      active: typeof spec.active === "boolean" ? spec.active : true,
+      admin: false,
+      databases: new Map(),
+    };
+    this.users.set(name, user);
+    return user;
+  }
+
+  /** Sets a database permission; read-write on `_system` is what makes a user an admin. */
+  grantDatabase(username: string, database: string, level: AccessLevel): void {
+    const user = this.users.get(username);
+    if (user === undefined) throw notFound(ErrorNum.USER_NOT_FOUND);
+    user.databases.set(database, level);
+    user.admin = this.databaseAccess(user, "_system") === "rw";
+  }
+
+  /** A user's permission on a database: its own entry, else the `*` entry, else none. */
+  databaseAccess(user: User, database: string): AccessLevel {
+    if (!this.authentication) return "rw";
+    return user.databases.get(database) ?? user.databases.get("*") ?? "none";
+  }
+
   // ---------------------------------------------------------------- databases
 
   database(name: string): DatabaseState {
@@ -225,10 +297,11 @@ export class EmulatedServer {
   }
 
   createDatabase(name: string, id?: string): DatabaseState {
-    this.assertWritable();
+    // Databases::create: only admins, and nobody but the superuser in read-only mode.
+    this.refuseInReadOnlyMode(() => forbidden(ErrorNum.FORBIDDEN));
     validateDatabaseName(name);
     if (this.databases.has(name))
-      throw conflict(ErrorNum.ARANGO_DUPLICATE_NAME, "duplicate database name");
+      throw conflict(ErrorNum.ARANGO_DUPLICATE_NAME, `duplicate database name '${name}'`);
     const database = new DatabaseState(id ?? this.nextServerTick(), name);
     this.databases.set(name, database);
     this.wal.append([
@@ -247,7 +320,8 @@ export class EmulatedServer {
   }
 
   dropDatabase(name: string): void {
-    this.assertWritable();
+    // Databases::drop needs read-write on `_system`, which read-only mode takes away.
+    this.refuseInReadOnlyMode(() => forbidden(ErrorNum.FORBIDDEN));
     if (name === "_system") throw new ArangoError(403, ErrorNum.FORBIDDEN, "forbidden");
     const database = this.database(name);
     this.databases.delete(name);
@@ -268,7 +342,10 @@ export class EmulatedServer {
       keyOptions?: unknown;
     },
   ): CollectionState {
-    this.assertWritable();
+    // methods::Collections::create needs read-write access to the database.
+    this.refuseInReadOnlyMode(() =>
+      forbidden(ErrorNum.FORBIDDEN, `cannot create collection in ${database.name}`),
+    );
     const name = validateCollectionName(spec.name);
     if (name.startsWith("_") && spec.isSystem !== true) {
       throw badRequest(ErrorNum.ARANGO_ILLEGAL_NAME, "illegal name");
@@ -277,19 +354,12 @@ export class EmulatedServer {
       throw conflict(ErrorNum.ARANGO_DUPLICATE_NAME, "duplicate name");
     const type = spec.type === undefined ? DOCUMENT_COLLECTION : spec.type;
     if (type !== DOCUMENT_COLLECTION && type !== EDGE_COLLECTION) {
-      throw badRequest(ErrorNum.ARANGO_COLLECTION_TYPE_INVALID, "invalid collection type");
+      throw badRequest(ErrorNum.ARANGO_COLLECTION_TYPE_INVALID);
     }
     const id = this.nextServerTick();
     const keyOptions = parseKeyOptions(spec.keyOptions);
     const guid = name.startsWith("_") ? name : this.guidOf(id);
-    const collection = new CollectionState(
-      database,
-      id,
-      name,
-      type,
-      guid,
-      keyOptions,
-    );
+    const collection = new CollectionState(database, id, name, type, guid, keyOptions);
     collection.waitForSync = spec.waitForSync === true;
     database.collections.set(name, collection);
     database.collectionsById.set(id, collection);
@@ -306,7 +376,8 @@ export class EmulatedServer {
   }
 
   dropCollection(collection: CollectionState, options: { isSystem?: boolean } = {}): void {
-    this.assertWritable();
+    // Dropping needs read-write access to the database and the collection.
+    this.refuseInReadOnlyMode(() => forbidden(ErrorNum.FORBIDDEN));
     if (collection.isSystem && options.isSystem !== true) {
       throw new ArangoError(403, ErrorNum.FORBIDDEN, "forbidden");
     }
@@ -321,10 +392,12 @@ export class EmulatedServer {
   }
 
   renameCollection(collection: CollectionState, newName: unknown): void {
-    this.assertWritable();
+    this.refuseInReadOnlyMode(() => forbidden(ErrorNum.FORBIDDEN));
+    // vocbase renameCollection: system collections cannot be renamed at all, and a regular
+    // collection cannot take a system name.
+    if (collection.isSystem) throw forbidden(ErrorNum.FORBIDDEN);
     const name = validateCollectionName(newName);
-    if (collection.isSystem || name.startsWith("_"))
-      throw badRequest(ErrorNum.ARANGO_ILLEGAL_NAME, "illegal name");
+    if (name.startsWith("_")) throw badRequest(ErrorNum.ARANGO_ILLEGAL_NAME, "illegal name");
     const { database } = collection;
     if (database.collections.has(name))
       throw conflict(ErrorNum.ARANGO_DUPLICATE_NAME, "duplicate name");
@@ -337,7 +410,7 @@ export class EmulatedServer {
   }
 
   changeCollection(collection: CollectionState, properties: Record<string, unknown>): void {
-    this.assertWritable();
+    this.refuseInReadOnlyMode(() => forbidden(ErrorNum.FORBIDDEN));
     if (typeof properties["waitForSync"] === "boolean")
       collection.waitForSync = properties["waitForSync"];
     if (properties["schema"] !== undefined) {
@@ -355,7 +428,10 @@ export class EmulatedServer {
   }
 
   truncateCollection(collection: CollectionState): void {
-    this.assertWritable();
+    // A truncate runs as an exclusive transaction on the collection (RestCollectionHandler).
+    this.refuseInReadOnlyMode(() =>
+      forbidden(ErrorNum.ARANGO_READ_ONLY, readOnlyRefusal(collection, "exclusive")),
+    );
     this.assertNotLocked(collection);
     const { database } = collection;
     const count = collection.documents.size;
@@ -380,12 +456,44 @@ export class EmulatedServer {
 
   // ---------------------------------------------------------------- documents
 
+  /**
+   * A document as a reader sees it (inside a stream transaction: with its own writes). Keys are
+   * not validated on reads: a malformed key is simply not found (GetDocumentProcessor).
+   */
   readDocument(collection: CollectionState, key: string, trx?: StreamTransaction): StoredDocument {
-    validateKey(key);
+    if (trx !== undefined) this.assertTransactionReads(trx, collection);
     const document =
       trx === undefined ? collection.documents.get(key) : trx.writes.read(collection, key);
     if (document === undefined) throw notFound(ErrorNum.ARANGO_DOCUMENT_NOT_FOUND);
     return collection.present(document);
+  }
+
+  /** How many documents a reader sees (inside a stream transaction: with its own writes). */
+  countDocuments(collection: CollectionState, trx?: StreamTransaction): number {
+    if (trx === undefined) return collection.documents.size;
+    this.assertTransactionReads(trx, collection);
+    let count = collection.documents.size;
+    for (const [key, document] of trx.writes.touched(collection) ?? []) {
+      const stored = collection.documents.has(key);
+      if (document === null && stored) count -= 1;
+      else if (document !== null && !stored) count += 1;
+    }
+    return count;
+  }
+
+  /** A truncate inside a stream transaction: removals of every document the transaction sees. */
+  truncateInTransaction(trx: StreamTransaction, collection: CollectionState): void {
+    this.assertTransactionWrites(trx, collection);
+    const keys = new Set([
+      ...collection.documents.keys(),
+      ...(trx.writes.touched(collection)?.keys() ?? []),
+    ]);
+    const visible = [...keys].flatMap((key) => {
+      const document = trx.writes.read(collection, key);
+      return document === undefined ? [] : [document];
+    });
+    for (const document of visible) this.lock(trx.writes, collection, document._key);
+    for (const document of visible) trx.writes.remove(collection, document._key, document._rev);
   }
 
   /**
@@ -398,11 +506,14 @@ export class EmulatedServer {
     multiDocument: boolean,
     body: (writes: WriteSet) => T,
   ): T {
-    this.assertWritable();
     if (trx !== undefined) {
+      // The collection was registered for writing at begin; read-only mode stops the commit.
       this.assertTransactionWrites(trx, collection);
       return body(trx.writes);
     }
+    this.refuseInReadOnlyMode(() =>
+      forbidden(ErrorNum.ARANGO_READ_ONLY, readOnlyRefusal(collection, "write")),
+    );
     const writes = new WriteSet(collection.database, multiDocument ? this.nextServerTick() : "0");
     const result = body(writes);
     this.commitWrites(writes);
@@ -421,11 +532,9 @@ export class EmulatedServer {
     if (body["_key"] === undefined) {
       key = this.nextServerTick();
     } else {
+      // KeyGenerator::validate: a user key where the generator does not allow one.
       if (!collection.keyOptions.allowUserKeys)
-        throw badRequest(
-          ErrorNum.ARANGO_DOCUMENT_KEY_UNEXPECTED,
-          "must not specify _key for this collection",
-        );
+        throw badRequest(ErrorNum.ARANGO_DOCUMENT_KEY_UNEXPECTED);
       key = validateKey(body["_key"]);
     }
     const existing = writes.read(collection, key);
@@ -446,10 +555,11 @@ export class EmulatedServer {
     }
     const edge = this.edgeAttributes(collection, body);
     const rev = this.clock.nextRevision();
+    // A new document keeps every attribute as sent, nulls included: keepNull only governs the
+    // update branch of an overwriting insert (transaction::helpers::newObjectForInsert).
     const document = buildDocument(
       { key, id: collection.idOf(key), rev, ...edge },
       body,
-      options.overwriteMode === "update" ? (options.keepNull ?? true) : true,
     ) as StoredDocument;
     this.lock(writes, collection, key);
     writes.put(collection, document);
@@ -492,6 +602,19 @@ export class EmulatedServer {
     if (!isPlainObject(body))
       throw badRequest(ErrorNum.ARANGO_DOCUMENT_TYPE_INVALID, "invalid document type");
     const old = this.existingForWrite(writes, collection, key, body, options);
+    if (Object.keys(body).every((name) => name === "_key")) {
+      // A patch naming nothing but the key changes nothing: ArangoDB (3.10 and later) skips the
+      // write, keeps the revision and writes no WAL marker (ModifyingProcessorBase, isNoOp). The
+      // REST handler adds `_key` from the URL before that check, so `{}` and `{_key}` are no-ops
+      // while a one-attribute patch such as `{name: "x"}` is a real write.
+      this.lock(writes, collection, key);
+      return withReturns(
+        { _id: collection.idOf(key), _key: key, _rev: old._rev, _oldRev: old._rev },
+        options,
+        old,
+        old,
+      );
+    }
     const rev = this.clock.nextRevision();
     const system = {
       key,
@@ -547,68 +670,173 @@ export class EmulatedServer {
 
   // ------------------------------------------------------ stream transactions
 
+  /**
+   * POST /_api/transaction/begin (transaction::Manager::createManagedTrx). Collections are
+   * registered exclusive first, then write, then read; each is looked up and permission-checked
+   * in turn, so the first unknown or refused one decides the error.
+   */
   beginTransaction(
     database: DatabaseState,
     collections: { read?: unknown; write?: unknown; exclusive?: unknown },
+    options: { allowImplicit?: boolean; readOnlyAccess?: boolean } = {},
   ): StreamTransaction {
-    this.assertWritable();
-    const resolve = (names: unknown): CollectionState[] =>
-      (Array.isArray(names) ? names : names === undefined ? [] : [names]).map((name) => {
-        if (typeof name !== "string")
-          throw badRequest(ErrorNum.BAD_PARAMETER, "invalid collection name");
-        return database.collection(name);
+    const register = (names: unknown, mode: "read" | "write" | "exclusive"): CollectionState[] => {
+      const list = typeof names === "string" ? [names] : names === undefined ? [] : names;
+      if (!Array.isArray(list)) throw badRequest(ErrorNum.BAD_PARAMETER);
+      return list.map((name: unknown) => {
+        if (typeof name !== "string" || name === "") throw badRequest(ErrorNum.BAD_PARAMETER);
+        const collection = database.findCollection(name);
+        if (collection === undefined) {
+          throw notFound(
+            ErrorNum.ARANGO_DATA_SOURCE_NOT_FOUND,
+            `collection or view not found: ${name}`,
+          );
+        }
+        if (mode !== "read") {
+          const refusal = (): ArangoError =>
+            forbidden(ErrorNum.ARANGO_READ_ONLY, readOnlyRefusal(collection, mode));
+          if (options.readOnlyAccess === true) throw refusal();
+          this.refuseInReadOnlyMode(refusal);
+        }
+        return collection;
       });
-    const write = [...resolve(collections.write), ...resolve(collections.exclusive)];
+    };
+    const exclusive = register(collections.exclusive, "exclusive");
+    const write = [...exclusive, ...register(collections.write, "write")];
+    const read = register(collections.read, "read");
     const id = this.nextServerTick();
     const trx: StreamTransaction = {
       id,
       database,
       writeCollections: new Set(write),
-      readCollections: new Set([...write, ...resolve(collections.read)]),
+      readCollections: new Set([...write, ...read]),
       // The transaction id is the tid of every marker the transaction writes.
       writes: new WriteSet(database, id),
+      allowImplicit: options.allowImplicit ?? true,
       status: "running",
+      expired: false,
       expiresAt: this.now() + STREAM_TRANSACTION_IDLE_SECONDS * 1000,
     };
     this.transactions.set(id, trx);
     return trx;
   }
 
-  transaction(database: DatabaseState, id: string): StreamTransaction {
+  /** A transaction by id, whatever its state and database (Manager::getManagedTrxStatus). */
+  findTransaction(id: string): StreamTransaction | undefined {
     this.expireTransactions();
-    const trx = this.transactions.get(id);
-    if (trx === undefined || trx.database !== database) {
-      throw notFound(ErrorNum.TRANSACTION_NOT_FOUND, `transaction '${id}' not found`);
+    return this.transactions.get(id);
+  }
+
+  /**
+   * The running transaction a request names in `x-arango-trx-id`, with the errors of
+   * transaction::Manager::leaseManagedTrx for the others. Using it restarts its idle timeout.
+   */
+  leaseTransaction(id: string): StreamTransaction {
+    const trx = this.findTransaction(id);
+    if (trx === undefined) {
+      throw notFound(ErrorNum.TRANSACTION_NOT_FOUND, `transaction ${id} not found`);
+    }
+    if (trx.expired) {
+      throw notFound(ErrorNum.TRANSACTION_NOT_FOUND, `transaction ${id} has already expired`);
+    }
+    if (trx.status === "aborted") {
+      throw new ArangoError(
+        410,
+        ErrorNum.TRANSACTION_ABORTED,
+        `transaction ${id} has already been aborted`,
+      );
+    }
+    if (trx.status === "committed") {
+      throw badRequest(
+        ErrorNum.TRANSACTION_DISALLOWED_OPERATION,
+        `transaction ${id} has already been committed`,
+      );
     }
     trx.expiresAt = this.now() + STREAM_TRANSACTION_IDLE_SECONDS * 1000;
     return trx;
   }
 
-  runningTransactions(): StreamTransaction[] {
+  /** Running stream transactions, of one database if given (Manager::toVelocyPack). */
+  runningTransactions(database?: DatabaseState): StreamTransaction[] {
     this.expireTransactions();
-    return [...this.transactions.values()].filter((t) => t.status === "running");
+    return [...this.transactions.values()].filter(
+      (t) => t.status === "running" && (database === undefined || t.database === database),
+    );
   }
 
-  commitTransaction(trx: StreamTransaction): void {
-    if (trx.status === "aborted") {
-      throw new ArangoError(409, ErrorNum.TRANSACTION_DISALLOWED_OPERATION, "transaction aborted");
+  /**
+   * PUT /_api/transaction/<id>: applies the transaction's writes as one WAL batch. Committing
+   * twice is fine; committing an aborted transaction is not (Manager::updateTransaction).
+   */
+  commitTransaction(database: DatabaseState, id: string): StreamTransaction {
+    const trx = this.settleTransaction(database, id, "commit");
+    if (trx.status === "committed") return trx;
+    if (this.readOnly && trx.writeCollections.size > 0) {
+      // transaction::Methods::commit refuses a write transaction in read-only mode, and the
+      // manager then aborts it.
+      this.finishTransaction(trx, "aborted");
+      throw forbidden(ErrorNum.ARANGO_READ_ONLY, "server is in read-only mode");
     }
-    if (trx.status === "committed") return;
     this.commitWrites(trx.writes);
-    this.unlock(trx.id);
-    trx.status = "committed";
+    this.finishTransaction(trx, "committed");
+    return trx;
   }
 
-  abortTransaction(trx: StreamTransaction): void {
-    if (trx.status === "committed") {
-      throw new ArangoError(
-        409,
-        ErrorNum.TRANSACTION_DISALLOWED_OPERATION,
-        "transaction committed",
+  /** DELETE /_api/transaction/<id>: drops the transaction's writes; nothing reaches the WAL. */
+  abortTransaction(database: DatabaseState, id: string): StreamTransaction {
+    const trx = this.settleTransaction(database, id, "abort");
+    if (trx.status === "running") this.finishTransaction(trx, "aborted");
+    return trx;
+  }
+
+  /** The checks of Manager::updateTransaction before a commit or an abort. */
+  private settleTransaction(
+    database: DatabaseState,
+    id: string,
+    operation: "commit" | "abort",
+  ): StreamTransaction {
+    const trx = this.findTransaction(id);
+    if (trx === undefined) {
+      // An unknown id is remembered as aborted: a second abort of it succeeds.
+      const tombstone: StreamTransaction = {
+        id,
+        database,
+        writeCollections: new Set(),
+        readCollections: new Set(),
+        writes: new WriteSet(database, id),
+        allowImplicit: true,
+        status: "aborted",
+        expired: false,
+        expiresAt: this.now(),
+      };
+      this.transactions.set(id, tombstone);
+      throw notFound(
+        ErrorNum.TRANSACTION_NOT_FOUND,
+        `transaction ${id} not found on ${operation} operation`,
       );
     }
+    if (trx.database !== database) {
+      throw notFound(
+        ErrorNum.TRANSACTION_NOT_FOUND,
+        `transaction ${id} inaccessible on ${operation} operation`,
+      );
+    }
+    const wanted = operation === "commit" ? "committed" : "aborted";
+    if (trx.status !== "running" && trx.status !== wanted) {
+      throw badRequest(
+        ErrorNum.TRANSACTION_DISALLOWED_OPERATION,
+        `while trying to ${operation} transaction ${id}: transaction was already ${
+          trx.expired ? "expired" : trx.status
+        }`,
+      );
+    }
+    return trx;
+  }
+
+  private finishTransaction(trx: StreamTransaction, status: "committed" | "aborted"): void {
     this.unlock(trx.id);
-    trx.status = "aborted";
+    trx.status = status;
+    trx.expiresAt = this.now();
   }
 
   // ------------------------------------------------------------------ helpers
@@ -629,8 +857,23 @@ export class EmulatedServer {
     ]);
   }
 
-  assertWritable(): void {
-    if (this.readOnly) throw new ArangoError(403, ErrorNum.ARANGO_READ_ONLY, "read only");
+  /**
+   * Read-only server mode (PUT /_admin/server/mode) caps every user below the superuser at
+   * read-only access (UserManager::databaseAuthLevel), so a write fails with the error of the
+   * permission check that refuses it; `refusal` builds that error.
+   */
+  refuseInReadOnlyMode(refusal: () => ArangoError): void {
+    if (this.readOnly) throw refusal();
+  }
+
+  /** Reads of a collection not declared at begin need `allowImplicit` (TransactionState). */
+  assertTransactionReads(trx: StreamTransaction, collection: CollectionState): void {
+    if (!trx.allowImplicit && !trx.readCollections.has(collection)) {
+      throw badRequest(
+        ErrorNum.TRANSACTION_UNREGISTERED_COLLECTION,
+        `unregistered collection used in transaction: ${collection.name} [read]`,
+      );
+    }
   }
 
   private existingForWrite(
@@ -640,19 +883,19 @@ export class EmulatedServer {
     body: Record<string, unknown>,
     options: WriteOptions,
   ): StoredDocument {
-    validateKey(key);
+    // Like reads, writes do not validate the key: an unknown or malformed key is not found.
     const old = writes.read(collection, key);
     if (old === undefined) throw notFound(ErrorNum.ARANGO_DOCUMENT_NOT_FOUND);
     const expected = options.ifMatch ?? (options.ignoreRevs === false ? body["_rev"] : undefined);
     if (typeof expected === "string" && expected !== old._rev) {
-      const error = new ArangoError(
+      // A failed precondition reports the current revision (generateConflictError).
+      throw new ArangoError(
         412,
         ErrorNum.ARANGO_CONFLICT,
         "conflict, _rev values do not match",
-      );
-      throw Object.assign(error, { _id: collection.idOf(key), _key: key, _rev: old._rev });
+      ).with({ _id: collection.idOf(key), _key: key, _rev: old._rev });
     }
-    return old;
+    return collection.present(old);
   }
 
   private edgeAttributes(
@@ -663,18 +906,14 @@ export class EmulatedServer {
     return { from: validateHandle(body["_from"]), to: validateHandle(body["_to"]) };
   }
 
+  /** Writes need a running transaction that declared the collection for writing. */
   private assertTransactionWrites(trx: StreamTransaction, collection: CollectionState): void {
-    if (trx.status !== "running") {
-      throw new ArangoError(
-        410,
-        ErrorNum.TRANSACTION_NOT_FOUND,
-        `transaction '${trx.id}' not found`,
-      );
-    }
+    this.leaseTransaction(trx.id);
     if (!trx.writeCollections.has(collection)) {
+      // TransactionState::addCollection: no write access to collections added after begin.
       throw badRequest(
         ErrorNum.TRANSACTION_UNREGISTERED_COLLECTION,
-        `Transaction with id '${trx.id}' failed: collection '${collection.name}' is not declared for write access`,
+        `unregistered collection used in transaction: ${collection.name} [write]`,
       );
     }
   }
@@ -713,6 +952,7 @@ export class EmulatedServer {
       if (trx.status === "running" && trx.expiresAt < now) {
         this.unlock(id);
         trx.status = "aborted";
+        trx.expired = true;
       }
       if (trx.status !== "running" && trx.expiresAt < now - 60_000) this.transactions.delete(id);
     }
@@ -734,13 +974,19 @@ function definitionOf(collection: CollectionState): Record<string, unknown> {
   return { ...definition, deleted: collection.dropped };
 }
 
+/** `old` before `new`, as buildDocumentIdentity adds them to an operation's result. */
 function withReturns(
   result: WriteResult,
   options: WriteOptions,
   document: StoredDocument | undefined,
   old: StoredDocument | undefined,
 ): WriteResult {
-  if (options.returnNew === true && document !== undefined) result.new = document;
   if (options.returnOld === true && old !== undefined) result.old = old;
+  if (options.returnNew === true && document !== undefined) result.new = document;
   return result;
+}
+
+/** TransactionState::checkCollectionPermission's refusal when access is capped at read-only. */
+function readOnlyRefusal(collection: CollectionState, mode: "write" | "exclusive"): string {
+  return `read only: ${collection.name} [${mode}]`;
 }

@@ -130,7 +130,8 @@ const STANDARD_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",
 };
 
-export const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+// Recorded 3.10–3.12 responses carry a bare `application/json` (arangodb-examples/).
+export const JSON_CONTENT_TYPE = "application/json";
 
 export class EmulatorHttpServer {
   readonly faults: FaultRule[] = [];
@@ -209,7 +210,8 @@ export class EmulatorHttpServer {
           : new ArangoError(500, ErrorNum.HTTP_SERVER_ERROR, String(error));
       send(res, {
         status: arangoError.httpCode,
-        body: { ...extraFields(error), ...arangoError.toBody() },
+        body: arangoError.toBody(),
+        headers: errorHeaders(arangoError),
       });
     }
   }
@@ -223,11 +225,7 @@ export class EmulatorHttpServer {
   ): Promise<HandlerResponse> {
     const method = req.method ?? "GET";
     const match = this.router.match(method, path);
-    const username = path.startsWith("/_open/")
-      ? "root"
-      : this.authenticate(req.headers.authorization);
-    const user = this.state.users.get(username);
-    if (user === undefined) throw new ArangoError(401, ErrorNum.HTTP_UNAUTHORIZED);
+    const { username, user } = this.identify(req.headers.authorization, path);
     const state = this.state;
     let parsed: { value: unknown } | undefined;
     const context: RequestContext = {
@@ -250,6 +248,15 @@ export class EmulatorHttpServer {
     };
     // Unknown databases answer 404/1228 before routing, as ArangoDB's request context does.
     context.database();
+    // A user without at least read access to the database is not authorized to use it at all
+    // (the comm task answers 401 when the user cannot use the request's database), except for
+    // reading its own user entry in `_system`.
+    const ownUserPath = `/_api/user/${encodeURIComponent(username)}`;
+    const ownUser =
+      databaseName === "_system" && (path === ownUserPath || path.startsWith(`${ownUserPath}/`));
+    if (!isOpenPath(path) && !ownUser && state.databaseAccess(user, databaseName) === "none") {
+      throw new ArangoError(401, ErrorNum.HTTP_UNAUTHORIZED, NOT_AUTHORIZED);
+    }
     if (match === undefined) {
       throw new ArangoError(404, ErrorNum.HTTP_NOT_FOUND, `unknown path '${url.pathname}'`);
     }
@@ -257,9 +264,38 @@ export class EmulatorHttpServer {
     return match.handler(context);
   }
 
+  /**
+   * The user a request runs as. Paths below `/_open/` and the availability probe need no
+   * credentials (RestAdminServerHandler::handleAvailability); they still see the caller when valid
+   * credentials are sent (`/_open/auth/renew` needs the token's user), else an anonymous user.
+   */
+  private identify(header: string | undefined, path: string): { username: string; user: User } {
+    if (isOpenPath(path)) {
+      try {
+        const username = this.authenticate(header);
+        const user = this.state.users.get(username);
+        if (user !== undefined && header !== undefined) return { username, user };
+      } catch {
+        // Credentials are optional here.
+      }
+      return { username: "", user: ANONYMOUS };
+    }
+    const username = this.authenticate(header);
+    const user = this.state.users.get(username);
+    if (user === undefined) throw new ArangoError(401, ErrorNum.HTTP_UNAUTHORIZED, NOT_AUTHORIZED);
+    return { username, user };
+  }
+
+  /** The name of the user a bearer token was issued to, if the token is known. */
+  tokenUser(header: string | undefined): string | undefined {
+    const [scheme, credentials = ""] = (header ?? "").split(" ", 2);
+    return scheme?.toLowerCase() === "bearer" ? this.tokens.get(credentials) : undefined;
+  }
+
   private authenticate(header: string | undefined): string {
     if (!this.state.authentication) return "root";
-    if (header === undefined) throw new ArangoError(401, ErrorNum.HTTP_UNAUTHORIZED);
+    if (header === undefined)
+      throw new ArangoError(401, ErrorNum.HTTP_UNAUTHORIZED, NOT_AUTHORIZED);
     const [scheme, credentials = ""] = header.split(" ", 2);
     if (scheme?.toLowerCase() === "basic") {
       const decoded = Buffer.from(credentials, "base64").toString("utf8");
@@ -274,7 +310,7 @@ export class EmulatorHttpServer {
       if (username !== undefined && this.state.users.get(username)?.active === true)
         return username;
     }
-    throw new ArangoError(401, ErrorNum.HTTP_UNAUTHORIZED);
+    throw new ArangoError(401, ErrorNum.HTTP_UNAUTHORIZED, NOT_AUTHORIZED);
   }
 
   private takeFault(path: string): FaultAction | undefined {
@@ -315,16 +351,24 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Fields an error carries beyond the standard body (e.g. `_rev` of a precondition failure). */
-function extraFields(error: unknown): Record<string, unknown> {
-  if (!(error instanceof ArangoError)) return {};
-  const extra: Record<string, unknown> = {};
-  for (const name of ["_id", "_key", "_rev"]) {
-    const value = (error as unknown as Record<string, unknown>)[name];
-    if (value !== undefined) extra[name] = value;
-  }
-  return extra;
+/** A conflict on a single document also names its current revision in the etag header. */
+function errorHeaders(error: ArangoError): Record<string, string> {
+  const rev = error.extra["_rev"];
+  return error.errorNum === ErrorNum.ARANGO_CONFLICT && typeof rev === "string"
+    ? { etag: `"${rev}"` }
+    : {};
 }
+
+/** The message of the server's own 401 (the HTTP manual's list of error codes). */
+const NOT_AUTHORIZED = "not authorized to execute this request";
+
+/** Requests that need no credentials: `/_open/*` and the availability probe. */
+function isOpenPath(path: string): boolean {
+  return path.startsWith("/_open/") || path === "/_admin/server/availability";
+}
+
+/** The identity of a request to an open path that came without valid credentials. */
+const ANONYMOUS: User = { password: "", active: false, admin: false, databases: new Map() };
 
 function encode(response: HandlerResponse): { payload: Buffer; contentType: string } {
   if (response.body === undefined) {
