@@ -7,14 +7,22 @@
  *   with tick > from are printed.
  * - Responses hold whole write batches; the size check runs after each batch. Only a transaction
  *   may be cut inside its batch, and only when the client sent `lastScanned` (pre-3.4 clients
- *   never see split batches). The cut mirrors `MyWALDumper::Continue()`: once the response
- *   exceeds the limit inside a transaction, one more record is processed, then the scan stops.
- *   Because that record is processed whole, a cut right after the last operation still prints
- *   the commit marker in the same response.
+ *   never see split batches). The cut follows `MyWALDumper::Continue()`, which RocksDB consults
+ *   before every entry of a write batch (each key-value write and each log-data record): once the
+ *   response exceeds the limit while a transaction is open and no remove is half-read, one more
+ *   entry is processed and the scan stops before the next one. A document write is followed by
+ *   its primary-index write, so a cut after a document never prints the next marker; a remove
+ *   prints at its primary-index delete (the last write of a document-collection remove), so a
+ *   transaction's commit log entry right after it is still processed and printed.
  * - Markers of collections or databases that are gone at read time are skipped; names and `_id`s
  *   are resolved against the current catalog (§7.4).
  */
-import type { CollectionState, DatabaseState, StoredDocument } from "./catalog.js";
+import {
+  type CollectionState,
+  type DatabaseState,
+  EDGE_COLLECTION,
+  type StoredDocument,
+} from "./catalog.js";
 import type { WalRecord, WriteAheadLog } from "./write-ahead-log.js";
 
 export interface TailFilter {
@@ -76,7 +84,8 @@ export function tailWal(wal: WriteAheadLog, filter: TailFilter): TailResult {
   const latest = wal.lastSequence;
 
   if (since > latest) {
-    // RocksDB answers NotFound, which the handler maps to an empty, error-free result.
+    // RocksDB's GetUpdatesSince answers NotFound, which the tail maps to an empty, error-free
+    // result: fromPresent only when from equals the latest sequence (RocksDBWalAccess::tail).
     return {
       body: "",
       markerCount: 0,
@@ -88,9 +97,7 @@ export function tailWal(wal: WriteAheadLog, filter: TailFilter): TailResult {
     };
   }
 
-  const lines: string[] = [];
-  let size = 0;
-  let lastIncluded = 0n;
+  const scan = new BatchScan(filter, maxTransactionSize);
   let lastScanned = since;
   let firstTick: bigint | undefined;
 
@@ -103,39 +110,139 @@ export function tailWal(wal: WriteAheadLog, filter: TailFilter): TailResult {
     lastScanned = batch.start;
     if (batch.start < since) continue;
 
-    let inTransaction = false;
-    let stopOnNext = false;
-    let cut = false;
-    for (const record of batch.records) {
-      if (stopOnNext) {
-        cut = true;
-        break;
-      }
-      if (record.kind === "begin") inTransaction = true;
-      else if (record.kind !== "document" && record.kind !== "remove") inTransaction = false;
-      if (record.tick > filter.from && shouldPrint(record, filter)) {
-        const line = markerJson(record);
-        lines.push(line);
-        size += line.length + 1;
-        lastIncluded = record.tick;
-      }
-      if (record.kind === "commit") inTransaction = false;
-      if (inTransaction && size > maxTransactionSize) stopOnNext = true;
-    }
-    if (cut || size >= chunkSize) break;
+    const complete = scan.iterate(batch.records);
+    // A cut batch always leaves the response above the limit, so lastScanned stays at its start.
+    if (!complete || scan.size >= chunkSize) break;
     lastScanned = batch.end;
   }
 
   const lastTick = wal.lastSequence;
+  const lastIncluded = scan.lastIncluded;
   return {
-    body: lines.length === 0 ? "" : `${lines.join("\n")}\n`,
-    markerCount: lines.length,
+    body: scan.lines.length === 0 ? "" : `${scan.lines.join("\n")}\n`,
+    markerCount: scan.lines.length,
     lastIncluded,
     lastScanned,
     lastTick,
     fromPresent: firstTick !== undefined && firstTick <= filter.from,
     checkMore: lastIncluded > 0n && lastIncluded < lastTick,
   };
+}
+
+/** The state MyWALDumper carries through the write batches of one tail call. */
+class BatchScan {
+  readonly lines: string[] = [];
+  size = 0;
+  lastIncluded = 0n;
+  private stopOnNext = false;
+  /** `_state == TRANSACTION`: a begin marker of a handled database was read. */
+  private inTransaction = false;
+  /** `_removedDocRid` is set: a remove's log entry was read, its primary-index delete not yet. */
+  private removePending = false;
+
+  constructor(
+    private readonly filter: TailFilter,
+    private readonly maxTransactionSize: number,
+  ) {}
+
+  /** Reads one write batch; false when the scan stopped inside it. */
+  iterate(records: readonly WalRecord[]): boolean {
+    this.inTransaction = false;
+    this.removePending = false;
+    let index = 0;
+    if (this.size === 0) {
+      // Entries at or below `from` print nothing and, with an empty response, cannot trigger a
+      // cut: skip them (a transaction re-read after a cut would otherwise cost its whole length
+      // per call). What they leave behind is whether a transaction is open.
+      index = firstAbove(records, this.filter.from);
+      const first = records[0];
+      if (index >= records.length) return true;
+      if (index > 0 && first?.kind === "begin") {
+        this.inTransaction = this.handlesDatabase(first.database);
+      }
+    }
+    for (; index < records.length; index++) {
+      const record = records[index];
+      if (record === undefined) break;
+      switch (record.kind) {
+        case "begin":
+          if (!this.proceed()) return false;
+          this.inTransaction = this.handlesDatabase(record.database);
+          if (this.inTransaction) this.print(record);
+          break;
+        case "commit":
+          if (!this.proceed()) return false;
+          if (this.inTransaction) this.print(record);
+          this.inTransaction = false;
+          break;
+        case "document":
+          // Document write (printed), then the primary-index write and any edge-index writes.
+          if (!this.proceed()) return false;
+          if (record.tid === "0") this.inTransaction = false;
+          if (shouldHandleCollection(record.collection, this.filter)) this.print(record);
+          if (!this.proceed()) return false;
+          break;
+        case "remove": {
+          // Log entry carrying the removed revision, document delete, primary-index delete
+          // (printed), then edge-index deletes for edge collections.
+          if (!this.proceed()) return false;
+          if (record.tid === "0") this.inTransaction = false;
+          this.removePending = this.inTransaction;
+          if (!this.proceed()) return false;
+          if (!this.proceed()) return false;
+          if (shouldHandleCollection(record.collection, this.filter)) this.print(record);
+          this.removePending = false;
+          if (record.collection.type === EDGE_COLLECTION) {
+            if (!this.proceed()) return false;
+            if (!this.proceed()) return false;
+          }
+          break;
+        }
+        default:
+          // DDL log entries end any open transaction state (resetTransientState).
+          if (!this.proceed()) return false;
+          this.inTransaction = false;
+          if (shouldPrint(record, this.filter)) this.print(record);
+      }
+    }
+    return true;
+  }
+
+  /** `MyWALDumper::Continue()`. */
+  private proceed(): boolean {
+    if (this.stopOnNext) return false;
+    if (this.size > this.maxTransactionSize && this.inTransaction && !this.removePending) {
+      this.stopOnNext = true;
+    }
+    return true;
+  }
+
+  private handlesDatabase(database: DatabaseState): boolean {
+    if (database.dropped) return false;
+    return this.filter.database === undefined || this.filter.database === database;
+  }
+
+  /** `printMarker`: only markers above `from` reach the response. */
+  private print(record: WalRecord): void {
+    if (record.tick <= this.filter.from) return;
+    const line = markerJson(record);
+    this.lines.push(line);
+    this.size += line.length + 1;
+    this.lastIncluded = record.tick;
+  }
+}
+
+/** Index of the first record with a tick above `from` (ticks never decrease within a batch). */
+function firstAbove(records: readonly WalRecord[], from: bigint): number {
+  let low = 0;
+  let high = records.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const record = records[mid];
+    if (record !== undefined && record.tick <= from) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 function shouldPrint(record: WalRecord, filter: TailFilter): boolean {
@@ -158,6 +265,7 @@ function shouldPrint(record: WalRecord, filter: TailFilter): boolean {
 }
 
 function shouldHandleCollection(collection: CollectionState, filter: TailFilter): boolean {
+  if (filter.database !== undefined && collection.database !== filter.database) return false;
   if (collection.dropped || collection.database.dropped) return false;
   if (filter.collection !== undefined && filter.collection !== collection) return false;
   return !isExcludedCollection(collection.name, filter.includeSystem, filter.includeFoxxQueues);

@@ -99,6 +99,24 @@ export class WriteAheadLog {
     this.last = firstSequence - 1n;
   }
 
+  /**
+   * A WAL holding previously saved batches (persistence.ts). `lastSequence` may exceed the end of
+   * the last batch: sequence numbers consumed by writes that left no batch are not handed out twice.
+   */
+  static restore(batches: readonly WriteBatch[], lastSequence: bigint): WriteAheadLog {
+    const first = batches[0]?.start ?? lastSequence + 1n;
+    const wal = new WriteAheadLog(first);
+    for (const batch of batches) {
+      if (batch.start <= wal.last || batch.end < batch.start) {
+        throw new Error(`WAL batches out of order at sequence ${batch.start}`);
+      }
+      wal.batches.push(batch);
+      wal.last = batch.end;
+    }
+    if (lastSequence > wal.last) wal.last = lastSequence;
+    return wal;
+  }
+
   /** The newest sequence number (`lastTick`, `tickMax`). */
   get lastSequence(): bigint {
     return this.last;
@@ -167,6 +185,7 @@ export class WriteAheadLog {
     const start = this.last + 1n;
     this.last = start + BigInt(count) - 1n;
     this.batches.push({ start, end: this.last, records: [] });
+    for (const listener of this.listeners) listener();
   }
 
   /**
