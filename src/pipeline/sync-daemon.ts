@@ -1,0 +1,477 @@
+/**
+ * The daemon's main loop: snapshot (or resume one), then stream the WAL into PostgreSQL, one
+ * PostgreSQL transaction per batch of whole source transactions, checkpoint included.
+ *
+ * The hot path is a plain pull-based loop (STYLE.md): fetch a WAL chunk, decode, assemble, map,
+ * apply, commit; only then is the next chunk asked for, so memory is bounded by one batch
+ * (DESIGN.md §2 invariant 6). Adaptive batching: while the server says there is more, chunks are
+ * gathered up to `maxBatchChanges` before one commit (throughput when behind); when caught up,
+ * each chunk is committed at once (latency when idle).
+ */
+import { type SyncError, SyncError as SyncErrorClass } from "../errors.js";
+import { TransactionAssembler, type AssembledUnit } from "../events/assemble-transactions.js";
+import { CollectionCatalog } from "../events/collection-catalog.js";
+import { decodeMarker } from "../events/decode-marker.js";
+import type { Marker } from "../events/events.js";
+import type { CompiledMapping } from "../mapping/compile-mapping.js";
+import type {
+  Change,
+  Checkpoint,
+  ControlEvent,
+  DeadLetter,
+  Phase,
+  SnapshotProgress,
+} from "../sink/changes.js";
+import type { TargetStore } from "../sink/target-store.js";
+import type { ReplicationApi } from "../source/replication-api.js";
+import { SnapshotReader } from "../source/snapshot-reader.js";
+import { WalTailer } from "../source/wal-tailer.js";
+import { mapUnits } from "./map-units.js";
+
+export interface DaemonOptions {
+  readonly sourceDatabase: string;
+  readonly mapping: CompiledMapping;
+  readonly journal: boolean;
+  readonly tailChunkSize: number;
+  readonly dumpChunkSize: number;
+  readonly batchTtlSeconds: number;
+  /** Most changes gathered into one PostgreSQL transaction while behind. */
+  readonly maxBatchChanges: number;
+  /** Operations of one source transaction held in memory before it is applied in parts. */
+  readonly maxOperationsPerUnit: number;
+  readonly retryBudget: number;
+  readonly parkedRetryIntervalMs: number;
+  /** Stop once the stream is caught up (the `snapshot` command, tests). */
+  readonly stopWhenCaughtUp?: boolean;
+}
+
+/** What the daemon reports as it works; metrics and logs subscribe (src/observe/). */
+export interface DaemonObserver {
+  phase?(phase: Phase): void;
+  polled?(info: { lastIncluded: bigint; lastTick: bigint; markers: number; bytes: number }): void;
+  committed?(info: {
+    durationMs: number;
+    appliedTick: bigint | null;
+    changes: number;
+    counts: Awaited<ReturnType<TargetStore["apply"]>>;
+    events: Map<string, { upsert: number; remove: number }>;
+    revisions: readonly string[];
+    committedAt: number;
+  }): void;
+  snapshotProgress?(info: { collection: string; documents: number; done: boolean }): void;
+  gap?(info: { from: bigint }): void;
+  sourceRetry?(error: SyncError, attempt: number, waitMs: number): void;
+  skipped?(reason: string, count: number): void;
+}
+
+export class SyncDaemon {
+  private checkpoint: Checkpoint | undefined;
+  private catalog = CollectionCatalog.empty();
+  private currentPhase: Phase = "stopped";
+  private lastParkedRetry = 0;
+
+  constructor(
+    private readonly api: ReplicationApi,
+    private readonly store: TargetStore,
+    private readonly options: DaemonOptions,
+    private readonly observer: DaemonObserver = {},
+  ) {}
+
+  get phase(): Phase {
+    return this.currentPhase;
+  }
+
+  get appliedTick(): bigint | null {
+    return this.checkpoint?.appliedTick ?? null;
+  }
+
+  /** Runs until `signal` aborts (a clean stop after the batch in flight) or a fatal error. */
+  async run(signal: AbortSignal): Promise<void> {
+    this.checkpoint = await this.store.readCheckpoint(this.options.sourceDatabase);
+    const cp = this.checkpoint;
+    if (
+      cp === undefined ||
+      cp.appliedTick === null ||
+      cp.phase === "snapshotting" ||
+      cp.phase === "resnapshotting"
+    ) {
+      await this.snapshot(
+        cp?.phase === "resnapshotting" ? "resnapshotting" : "snapshotting",
+        signal,
+      );
+    } else {
+      await this.loadCatalog();
+    }
+    if (!signal.aborted) await this.stream(signal);
+    this.setPhase("stopped");
+  }
+
+  private setPhase(phase: Phase): void {
+    if (phase === this.currentPhase) return;
+    this.currentPhase = phase;
+    this.observer.phase?.(phase);
+  }
+
+  /** The cuid → name map from a short-lived batch's inventory (the server resolves names at read time). */
+  private async loadCatalog(): Promise<void> {
+    const reader = new SnapshotReader(this.api, {
+      ttlSeconds: 60,
+      chunkSize: this.options.dumpChunkSize,
+    });
+    const batch = await reader.open();
+    try {
+      this.catalog = catalogOf(batch.inventory.collections);
+    } finally {
+      await reader.close(batch.id);
+    }
+  }
+
+  /**
+   * Snapshot through a replication batch (arangodb-protocol.md §12). Collections already done by
+   * an earlier run are skipped; the others are dumped from scratch (the server's dump cursor
+   * cannot be rewound), and their rows older than the batch tick are swept afterwards, so a
+   * re-snapshot after a gap removes rows ArangoDB no longer has (invariant 5).
+   */
+  private async snapshot(
+    phase: "snapshotting" | "resnapshotting",
+    signal: AbortSignal,
+  ): Promise<void> {
+    this.setPhase(phase);
+    const reader = new SnapshotReader(this.api, {
+      ttlSeconds: this.options.batchTtlSeconds,
+      chunkSize: this.options.dumpChunkSize,
+    });
+    const batch = await reader.open();
+    try {
+      this.catalog = catalogOf(batch.inventory.collections);
+      const present = new Set(batch.inventory.collections.map((c) => c.name));
+      const progress: Record<string, SnapshotProgress> = { ...(this.checkpoint?.snapshot ?? {}) };
+      const tick = batch.snapshotTick.toString();
+      const mapped = this.options.mapping.collections;
+      const started: ControlEvent = {
+        kind: "snapshot:started",
+        detail: { tick, phase, collections: mapped.filter((c) => progress[c]?.state !== "done") },
+      };
+      let pendingEvents: ControlEvent[] = [started];
+      for (const collection of mapped) {
+        if (progress[collection]?.state === "done") continue;
+        const table = this.options.mapping.forCollection(collection);
+        if (table === undefined) continue;
+        progress[collection] = { state: "dumping", documents: 0, tick };
+        let documents = 0;
+        if (present.has(collection)) {
+          for await (const lines of reader.documents(batch.id, collection)) {
+            const { changes, deadLetters } = this.snapshotChanges(
+              collection,
+              lines,
+              batch.snapshotTick,
+            );
+            documents += lines.length;
+            progress[collection] = { state: "dumping", documents, tick };
+            await this.commit(
+              { changes, deadLetters, controlEvents: pendingEvents },
+              { phase, snapshot: { ...progress } },
+            );
+            pendingEvents = [];
+            this.observer.snapshotProgress?.({ collection, documents, done: false });
+            if (signal.aborted) return;
+          }
+        }
+        progress[collection] = { state: "done", documents, tick };
+        await this.commit(
+          {
+            changes: [],
+            controlEvents: [
+              ...pendingEvents,
+              {
+                kind: "snapshot:collectionDone",
+                detail: { collection, documents, tick, present: present.has(collection) },
+              },
+            ],
+            sweeps: [{ table: table.table, belowTick: batch.snapshotTick }],
+          },
+          { phase, snapshot: { ...progress } },
+        );
+        pendingEvents = [];
+        this.observer.snapshotProgress?.({ collection, documents, done: true });
+      }
+      // Collections were possibly dumped at different ticks (a restart in the middle): the
+      // stream starts at the smallest, and the tick guard skips what a later snapshot covers.
+      const ticks = mapped.map((c) => BigInt(progress[c]?.tick ?? tick));
+      const from = ticks.reduce((a, b) => (b < a ? b : a), batch.snapshotTick);
+      await this.commit(
+        {
+          changes: [],
+          controlEvents: [
+            { kind: "snapshot:finished", detail: { tick, from: from.toString(), phase } },
+          ],
+        },
+        {
+          phase: "streaming",
+          appliedTick: from,
+          lastScanned: 0n,
+          snapshotTick: batch.snapshotTick,
+          snapshot: progress,
+        },
+      );
+      // One tail call registers this client at the snapshot tick before the batch that holds
+      // the WAL is released (§12 step 4): nothing between snapshot and stream can be pruned.
+      await this.api.tail({ from, lastScanned: 0n, chunkSize: 16384 });
+    } finally {
+      await reader.close(batch.id);
+    }
+  }
+
+  private snapshotChanges(
+    collection: string,
+    lines: readonly string[],
+    tick: bigint,
+  ): { changes: Change[]; deadLetters: DeadLetter[] } {
+    const table = this.options.mapping.forCollection(collection);
+    const changes: Change[] = [];
+    const deadLetters: DeadLetter[] = [];
+    if (table === undefined) return { changes, deadLetters };
+    for (const line of lines) {
+      let document: unknown;
+      try {
+        document = JSON.parse(line);
+      } catch (error) {
+        deadLetters.push({
+          reason: "undecodable",
+          detail: String(error),
+          collection,
+          table: table.table,
+          tick,
+          rawText: line,
+        });
+        continue;
+      }
+      const key = (document as { _key?: unknown } | null)?._key;
+      const rev = (document as { _rev?: unknown } | null)?._rev;
+      if (
+        typeof document !== "object" ||
+        document === null ||
+        Array.isArray(document) ||
+        typeof key !== "string" ||
+        typeof rev !== "string"
+      ) {
+        deadLetters.push({
+          reason: "undecodable",
+          detail: "dump line is not a document with _key and _rev",
+          collection,
+          table: table.table,
+          tick,
+          rawText: line,
+        });
+        continue;
+      }
+      const built = table.buildRow({ key, rev, tick, document: document as never });
+      if (built.ok) {
+        changes.push({
+          kind: "upsert",
+          collection,
+          row: built.row,
+          rev,
+          ...(this.options.journal ? { documentJson: line } : {}),
+        });
+      } else {
+        deadLetters.push({
+          reason: built.reason,
+          detail: `${built.column}: ${built.detail}`,
+          collection,
+          table: table.table,
+          key,
+          tick,
+          rawJson: line,
+        });
+      }
+    }
+    return { changes, deadLetters };
+  }
+
+  private async stream(signal: AbortSignal): Promise<void> {
+    const start = this.checkpoint;
+    if (start?.appliedTick === null || start?.appliedTick === undefined) {
+      throw new SyncErrorClass("INTERNAL", "streaming without an applied tick");
+    }
+    this.setPhase("streaming");
+    const tailer = new WalTailer(
+      this.api,
+      { from: start.appliedTick, lastScanned: start.lastScanned ?? 0n },
+      {
+        chunkSize: this.options.tailChunkSize,
+        retryBudget: this.options.retryBudget,
+        onRetry: (error, attempt, waitMs) => this.observer.sourceRetry?.(error, attempt, waitMs),
+      },
+    );
+    let assembler = new TransactionAssembler({
+      resumeTick: start.appliedTick,
+      maxOperationsPerUnit: this.options.maxOperationsPerUnit,
+    });
+    while (!signal.aborted) {
+      const units: AssembledUnit[] = [];
+      const deadLetters: DeadLetter[] = [];
+      let pendingOperations = 0;
+      let caughtUp = false;
+      let gapFrom: bigint | undefined;
+      // Gather chunks while the server has more, up to the batch cap.
+      for (;;) {
+        const chunk = await tailer.next(signal).catch((error: unknown) => {
+          if (signal.aborted) return undefined;
+          throw error;
+        });
+        if (chunk === undefined) break;
+        if (chunk.step.gap) {
+          gapFrom = chunk.requested.from;
+          break;
+        }
+        const markers = this.decode(chunk.response.body, deadLetters);
+        this.observer.polled?.({
+          lastIncluded: chunk.response.lastIncluded,
+          lastTick: chunk.response.lastTick,
+          markers: markers.length,
+          bytes: chunk.response.body.length,
+        });
+        for (const unit of assembler.pushAll(markers)) {
+          units.push(unit);
+          pendingOperations += unit.kind === "transaction" ? unit.operations.length : 1;
+        }
+        caughtUp = !chunk.response.checkMore;
+        if (caughtUp) units.push(...assembler.endOfStream());
+        if (!chunk.step.pollAgainNow || pendingOperations >= this.options.maxBatchChanges) break;
+      }
+      if (gapFrom !== undefined) {
+        this.observer.gap?.({ from: gapFrom });
+        await this.commit(
+          {
+            changes: [],
+            controlEvents: [{ kind: "source:walGap", detail: { from: gapFrom.toString() } }],
+          },
+          { phase: "resnapshotting" },
+        );
+        await this.snapshot("resnapshotting", signal);
+        const resumed = this.checkpoint?.appliedTick ?? 0n;
+        tailer.reset({ from: resumed, lastScanned: 0n });
+        assembler = new TransactionAssembler({
+          resumeTick: resumed,
+          maxOperationsPerUnit: this.options.maxOperationsPerUnit,
+        });
+        this.setPhase("streaming");
+        continue;
+      }
+      const mapped = mapUnits(units, this.catalog, this.options.mapping, {
+        journal: this.options.journal,
+      });
+      this.catalog = mapped.catalog;
+      for (const [reason, count] of mapped.skipped) this.observer.skipped?.(reason, count);
+      const safeTick = assembler.safeResumeTick;
+      const moved = safeTick !== this.checkpoint?.appliedTick;
+      if (
+        mapped.changes.length > 0 ||
+        deadLetters.length > 0 ||
+        mapped.deadLetters.length > 0 ||
+        mapped.controlEvents.length > 0 ||
+        moved
+      ) {
+        await this.commit(
+          {
+            changes: mapped.changes,
+            deadLetters: [...deadLetters, ...mapped.deadLetters],
+            controlEvents: mapped.controlEvents,
+          },
+          { phase: "streaming", appliedTick: safeTick, lastScanned: tailer.current.lastScanned },
+          mapped.events,
+          mapped.revisions,
+        );
+      }
+      await this.retryParkedWhenDue();
+      if (caughtUp && this.options.stopWhenCaughtUp === true && assembler.openGroup === undefined)
+        return;
+    }
+  }
+
+  private decode(body: string, deadLetters: DeadLetter[]): Marker[] {
+    if (body === "") return [];
+    const markers: Marker[] = [];
+    for (const line of body.split("\n")) {
+      if (line === "") continue;
+      const decoded = decodeMarker(line);
+      if (decoded.ok) markers.push(decoded.marker);
+      else
+        deadLetters.push({
+          reason: "undecodable",
+          detail: `${decoded.reason}: ${decoded.detail}`,
+          rawText: line,
+        });
+    }
+    return markers;
+  }
+
+  private async retryParkedWhenDue(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastParkedRetry < this.options.parkedRetryIntervalMs) return;
+    this.lastParkedRetry = now;
+    await this.store.retryParked();
+  }
+
+  private async commit(
+    batch: {
+      changes: Change[];
+      deadLetters?: DeadLetter[];
+      controlEvents?: ControlEvent[];
+      sweeps?: { table: string; belowTick: bigint }[];
+    },
+    checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>,
+    events = new Map<string, { upsert: number; remove: number }>(),
+    revisions: readonly string[] = [],
+  ): Promise<void> {
+    const previous = this.checkpoint;
+    const next: Checkpoint = {
+      sourceDatabase: this.options.sourceDatabase,
+      phase: checkpoint.phase ?? previous?.phase ?? "snapshotting",
+      appliedTick:
+        checkpoint.appliedTick === undefined
+          ? (previous?.appliedTick ?? null)
+          : checkpoint.appliedTick,
+      lastScanned:
+        checkpoint.lastScanned === undefined
+          ? (previous?.lastScanned ?? null)
+          : checkpoint.lastScanned,
+      snapshotTick:
+        checkpoint.snapshotTick === undefined
+          ? (previous?.snapshotTick ?? null)
+          : checkpoint.snapshotTick,
+      snapshot: checkpoint.snapshot ?? previous?.snapshot ?? {},
+    };
+    const started = performance.now();
+    const counts = await this.store.apply({
+      changes: batch.changes,
+      ...(batch.deadLetters === undefined ? {} : { deadLetters: batch.deadLetters }),
+      ...(batch.controlEvents === undefined ? {} : { controlEvents: batch.controlEvents }),
+      ...(batch.sweeps === undefined ? {} : { sweeps: batch.sweeps }),
+      checkpoint: next,
+    });
+    this.checkpoint = next;
+    this.observer.committed?.({
+      durationMs: performance.now() - started,
+      appliedTick: next.appliedTick,
+      changes: batch.changes.length,
+      counts,
+      events,
+      revisions,
+      committedAt: Date.now(),
+    });
+  }
+}
+
+function catalogOf(
+  collections: readonly { name: string; globallyUniqueId: string; type: number }[],
+): CollectionCatalog {
+  return CollectionCatalog.fromEntries(
+    collections.map((c) => ({
+      cuid: c.globallyUniqueId,
+      name: c.name,
+      type: c.type === 3 ? ("edge" as const) : ("document" as const),
+    })),
+  );
+}
