@@ -4,6 +4,7 @@
  * so and exit 2 instead of pretending to work.
  */
 import { Command, CommanderError } from "commander";
+import type { Config } from "./config/config-schema.js";
 import { loadConfig, requireSetting } from "./config/load-config.js";
 import { ExitCode, SyncError, messageOf } from "./errors.js";
 import { migrate } from "./sink/migrate.js";
@@ -20,6 +21,35 @@ function notBuilt(command: string): Action {
 }
 
 /** Prints one line per migration file; exits with the error's code when one stopped the run. */
+/** Config from file, env and the `--pg-url` flag, as every command that needs PostgreSQL reads it. */
+async function configFrom(
+  options: Record<string, unknown>,
+): Promise<{ config: Config; configPath: string | undefined }> {
+  const configPath = typeof options["config"] === "string" ? options["config"] : undefined;
+  const pgUrl = typeof options["pgUrl"] === "string" ? options["pgUrl"] : undefined;
+  const config = await loadConfig({
+    ...(configPath === undefined ? {} : { configPath }),
+    ...(pgUrl === undefined ? {} : { flags: { postgres: { url: pgUrl } } }),
+  });
+  return { config, configPath };
+}
+
+async function runCommand(options: Record<string, unknown>, once: boolean): Promise<number> {
+  const { config, configPath } = await configFrom(options);
+  const { runDaemon } = await import("./pipeline/daemon-runner.js");
+  return runDaemon({ config, configPath, once });
+}
+
+async function statusCommand(options: Record<string, unknown>): Promise<number> {
+  const { config, configPath } = await configFrom(options);
+  const { formatStatus, readStatus } = await import("./pipeline/status-report.js");
+  const report = await readStatus(config, configPath);
+  process.stdout.write(
+    options["json"] === true ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report),
+  );
+  return ExitCode.ok;
+}
+
 async function migrateCommand(options: Record<string, unknown>): Promise<number> {
   const configPath = typeof options["config"] === "string" ? options["config"] : undefined;
   const pgUrl = typeof options["pgUrl"] === "string" ? options["pgUrl"] : undefined;
@@ -56,7 +86,9 @@ const commands: CommandSpec[] = [
   {
     name: "run",
     summary: "run the daemon: snapshot if needed, then tail the WAL",
-    action: notBuilt("run"),
+    configure: (c) =>
+      c.option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)"),
+    action: (options) => runCommand(options, false),
   },
   {
     name: "migrate",
@@ -65,11 +97,21 @@ const commands: CommandSpec[] = [
       c.option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)"),
     action: migrateCommand,
   },
-  { name: "snapshot", summary: "one-shot full load, then exit", action: notBuilt("snapshot") },
+  {
+    name: "snapshot",
+    summary: "load everything (or resume a load), apply the WAL until caught up, then exit",
+    configure: (c) =>
+      c.option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)"),
+    action: (options) => runCommand(options, true),
+  },
   {
     name: "status",
     summary: "phase, ticks, lag and per-collection counts",
-    action: notBuilt("status"),
+    configure: (c) =>
+      c
+        .option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)")
+        .option("--json", "print JSON"),
+    action: statusCommand,
   },
   {
     name: "verify",

@@ -85,6 +85,65 @@ export const configSchema = z
       })
       .prefault({})
       .describe("The admin HTTP server"),
+    sync: z
+      .strictObject({
+        syncerId: z
+          .string()
+          .regex(/^[1-9][0-9]{0,19}$/, { message: "must be a decimal number without leading zero" })
+          .optional()
+          .describe(
+            "Identity this daemon registers with ArangoDB so the WAL it still needs is kept; default: derived from the source database and the PostgreSQL database, stable across restarts",
+          ),
+        journal: z
+          .boolean()
+          .default(true)
+          .describe("Record every change in arango_sync.journal (needed by `replay`)"),
+        tailChunkSize: z
+          .number()
+          .int()
+          .min(16384)
+          .default(4 * 1024 * 1024)
+          .describe("Bytes asked per wal/tail response (the server raises anything below 16384)"),
+        dumpChunkSize: z
+          .number()
+          .int()
+          .min(16384)
+          .default(4 * 1024 * 1024)
+          .describe("Bytes asked per snapshot dump response"),
+        batchTtlSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .default(600)
+          .describe("Lifetime of the snapshot batch on the server; extended every quarter of it"),
+        maxBatchChanges: z
+          .number()
+          .int()
+          .min(1)
+          .default(2000)
+          .describe("Most changes committed in one PostgreSQL transaction while catching up"),
+        maxOperationsPerUnit: z
+          .number()
+          .int()
+          .min(100)
+          .default(50000)
+          .describe("Operations of one source transaction held in memory before it is staged"),
+        retryBudget: z
+          .number()
+          .int()
+          .min(0)
+          .default(10)
+          .describe("Consecutive failed source calls before the daemon stops with exit code 69"),
+        parkedRetrySeconds: z
+          .number()
+          .min(0)
+          .default(30)
+          .describe(
+            "How often rows waiting for a parent are tried again and expired ones dead-lettered",
+          ),
+      })
+      .prefault({})
+      .describe("How the daemon reads, batches and applies"),
     logLevel: z.enum(LOG_LEVELS).default("info").describe("Minimum level of log lines"),
   })
   .describe("arango-pg-sync configuration");

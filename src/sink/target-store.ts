@@ -153,6 +153,23 @@ export class TargetStore {
     return counts;
   }
 
+  /** Open dead letters and parked rows per table, for `status` and the admin API. */
+  async backlog(): Promise<{
+    deadLetters: Record<string, number>;
+    parked: Record<string, number>;
+  }> {
+    const dead = await this.query<{ t: string | null; n: string }>(
+      `SELECT table_name AS t, count(*)::text AS n FROM arango_sync.dead_letters WHERE status = 'open' GROUP BY 1`,
+    );
+    const parked = await this.query<{ t: string; n: string }>(
+      "SELECT table_name AS t, count(*)::text AS n FROM arango_sync.parked_rows GROUP BY 1",
+    );
+    return {
+      deadLetters: Object.fromEntries(dead.rows.map((r) => [r.t ?? "(none)", Number(r.n)])),
+      parked: Object.fromEntries(parked.rows.map((r) => [r.t, Number(r.n)])),
+    };
+  }
+
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }

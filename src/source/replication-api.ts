@@ -187,6 +187,19 @@ export class ReplicationApi {
     };
   }
 
+  /** Names of the database's non-system collections (`GET /_api/collection`). */
+  async collectionNames(): Promise<string[]> {
+    const res = await this.send("collection list", "GET", "/_api/collection", {
+      search: { excludeSystem: "true" },
+    });
+    const result = objectField(res.parsedBody, "result");
+    return Array.isArray(result)
+      ? result
+          .map((c: unknown) => objectField(c, "name"))
+          .filter((n): n is string => typeof n === "string")
+      : [];
+  }
+
   close(): void {
     this.db.close();
   }
