@@ -163,6 +163,24 @@ CREATE TABLE arango_sync.cutover_reports (
     CONSTRAINT cutover_reports_finished_check CHECK ((outcome IS NULL) = (finished_at IS NULL))
 );
 
+-- Parts of a source transaction too large to hold in memory (DESIGN.md §2 invariants 3 and 6):
+-- each part is written here as it arrives, and the whole transaction is applied to the target
+-- tables in one PostgreSQL transaction when its last part arrives, reading the parts back in
+-- order in bounded chunks.
+--
+-- UNLOGGED: the rows are only ever needed by the daemon run that wrote them. After any crash the
+-- checkpoint points before the transaction (its parts never move the applied tick), the daemon
+-- clears this table at start and reads the transaction again from the WAL; so losing the table's
+-- contents in a PostgreSQL crash loses nothing, and the parts cost no WAL volume.
+CREATE UNLOGGED TABLE arango_sync.staged_changes (
+    -- The source transaction: its tid and the tick of its first marker.
+    group_key text NOT NULL,
+    seq bigint NOT NULL,
+    -- One change as the sink applies it, serialised by the daemon.
+    change text NOT NULL,
+    PRIMARY KEY (group_key, seq)
+);
+
 COMMENT ON SCHEMA arango_sync IS 'State of arango-pg-sync: checkpoint, journal, tombstones, dead letters, parked rows, control events, cutover reports';
 COMMENT ON TABLE arango_sync.checkpoint IS 'Resume position per source database, committed with the rows it covers';
 COMMENT ON TABLE arango_sync.tombstones IS 'Removed keys with the removal tick, so older images cannot resurrect them';
@@ -171,3 +189,4 @@ COMMENT ON TABLE arango_sync.dead_letters IS 'Events that could not be applied, 
 COMMENT ON TABLE arango_sync.parked_rows IS 'Rows waiting for a parent row to arrive';
 COMMENT ON TABLE arango_sync.control_events IS 'Append-only log of the daemon''s decisions';
 COMMENT ON TABLE arango_sync.cutover_reports IS 'One report per cutover attempt';
+COMMENT ON TABLE arango_sync.staged_changes IS 'Parts of a large source transaction waiting for its last part';

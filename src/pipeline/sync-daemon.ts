@@ -9,7 +9,11 @@
  * each chunk is committed at once (latency when idle).
  */
 import { type SyncError, SyncError as SyncErrorClass } from "../errors.js";
-import { TransactionAssembler, type AssembledUnit } from "../events/assemble-transactions.js";
+import {
+  TransactionAssembler,
+  type AssembledUnit,
+  type TransactionUnit,
+} from "../events/assemble-transactions.js";
 import { CollectionCatalog } from "../events/collection-catalog.js";
 import { decodeMarker } from "../events/decode-marker.js";
 import type { Marker } from "../events/events.js";
@@ -69,6 +73,8 @@ export class SyncDaemon {
   private catalog = CollectionCatalog.empty();
   private currentPhase: Phase = "stopped";
   private lastParkedRetry = 0;
+  /** Operations of the large transaction staged so far (its next part's first sequence number). */
+  private stagedOperations = 0;
 
   constructor(
     private readonly api: ReplicationApi,
@@ -295,6 +301,9 @@ export class SyncDaemon {
       throw new SyncErrorClass("INTERNAL", "streaming without an applied tick");
     }
     this.setPhase("streaming");
+    // Parts staged by an earlier run belong to a transaction the checkpoint will read again.
+    await this.store.discardStaged();
+    this.stagedOperations = 0;
     const tailer = new WalTailer(
       this.api,
       { from: start.appliedTick, lastScanned: start.lastScanned ?? 0n },
@@ -359,35 +368,120 @@ export class SyncDaemon {
         this.setPhase("streaming");
         continue;
       }
-      const mapped = mapUnits(units, this.catalog, this.options.mapping, {
-        journal: this.options.journal,
-      });
-      this.catalog = mapped.catalog;
-      for (const [reason, count] of mapped.skipped) this.observer.skipped?.(reason, count);
-      const safeTick = assembler.safeResumeTick;
-      const moved = safeTick !== this.checkpoint?.appliedTick;
-      if (
-        mapped.changes.length > 0 ||
-        deadLetters.length > 0 ||
-        mapped.deadLetters.length > 0 ||
-        mapped.controlEvents.length > 0 ||
-        moved
-      ) {
-        await this.commit(
-          {
-            changes: mapped.changes,
-            deadLetters: [...deadLetters, ...mapped.deadLetters],
-            controlEvents: mapped.controlEvents,
-          },
-          { phase: "streaming", appliedTick: safeTick, lastScanned: tailer.current.lastScanned },
-          mapped.events,
-          mapped.revisions,
-        );
+      // Parts of a source transaction too large for memory are staged in PostgreSQL and applied
+      // with the transaction's last part; everything else is applied in one batch.
+      let whole: AssembledUnit[] = [];
+      for (const unit of units) {
+        if (unit.kind === "transaction" && (unit.partial || unit.part > 0)) {
+          await this.applyUnits(
+            whole,
+            [],
+            tailer.current.lastScanned,
+            whole.at(-1)?.safeResumeTick,
+          );
+          whole = [];
+          await this.applyLargeTransactionPart(unit, tailer.current.lastScanned);
+        } else {
+          whole.push(unit);
+        }
       }
+      await this.applyUnits(
+        whole,
+        deadLetters,
+        tailer.current.lastScanned,
+        assembler.safeResumeTick,
+      );
       await this.retryParkedWhenDue();
       if (caughtUp && this.options.stopWhenCaughtUp === true && assembler.openGroup === undefined)
         return;
     }
+  }
+
+  /** Maps whole units and commits them with the checkpoint at `safeTick` (skipped when nothing moved). */
+  private async applyUnits(
+    units: readonly AssembledUnit[],
+    deadLetters: DeadLetter[],
+    lastScanned: bigint,
+    safeTick: bigint | undefined,
+  ): Promise<void> {
+    const mapped = mapUnits(units, this.catalog, this.options.mapping, {
+      journal: this.options.journal,
+    });
+    this.catalog = mapped.catalog;
+    for (const [reason, count] of mapped.skipped) this.observer.skipped?.(reason, count);
+    const appliedTick = safeTick ?? this.checkpoint?.appliedTick ?? null;
+    const moved = appliedTick !== this.checkpoint?.appliedTick;
+    if (
+      mapped.changes.length === 0 &&
+      deadLetters.length === 0 &&
+      mapped.deadLetters.length === 0 &&
+      mapped.controlEvents.length === 0 &&
+      !moved
+    ) {
+      return;
+    }
+    await this.commit(
+      {
+        changes: mapped.changes,
+        deadLetters: [...deadLetters, ...mapped.deadLetters],
+        controlEvents: mapped.controlEvents,
+      },
+      { phase: "streaming", appliedTick, lastScanned },
+      mapped.events,
+      mapped.revisions,
+    );
+  }
+
+  /**
+   * One part of a source transaction larger than `maxOperationsPerUnit`: a partial part is staged
+   * with the checkpoint still before the transaction; the last part applies everything staged in
+   * one PostgreSQL transaction (DESIGN.md §2 invariants 3 and 6).
+   */
+  private async applyLargeTransactionPart(
+    unit: TransactionUnit,
+    lastScanned: bigint,
+  ): Promise<void> {
+    const groupKey = `${unit.tid}@${unit.groupFirstTick}`;
+    if (unit.end === "abort") {
+      // Never produced by RocksDB (protocol §9); if it were, nothing of the group may apply.
+      await this.store.discardStaged();
+      this.stagedOperations = 0;
+      return;
+    }
+    const mapped = mapUnits([unit], this.catalog, this.options.mapping, {
+      journal: this.options.journal,
+    });
+    this.catalog = mapped.catalog;
+    const checkpoint = this.nextCheckpoint({
+      phase: "streaming",
+      appliedTick: unit.safeResumeTick,
+      lastScanned,
+    });
+    const input = {
+      changes: mapped.changes,
+      deadLetters: mapped.deadLetters,
+      controlEvents: mapped.controlEvents,
+      checkpoint,
+    };
+    if (unit.partial) {
+      await this.store.stage(groupKey, this.stagedOperations, input);
+      this.stagedOperations += mapped.changes.length;
+      this.checkpoint = checkpoint;
+      return;
+    }
+    const started = performance.now();
+    const counts = await this.store.applyStaged(groupKey, input);
+    this.stagedOperations = 0;
+    this.checkpoint = checkpoint;
+    this.observer.committed?.({
+      durationMs: performance.now() - started,
+      appliedTick: checkpoint.appliedTick,
+      changes: mapped.changes.length,
+      counts,
+      events: mapped.events,
+      revisions: mapped.revisions,
+      committedAt: Date.now(),
+    });
   }
 
   private decode(body: string, deadLetters: DeadLetter[]): Marker[] {
@@ -414,19 +508,9 @@ export class SyncDaemon {
     await this.store.retryParked();
   }
 
-  private async commit(
-    batch: {
-      changes: Change[];
-      deadLetters?: DeadLetter[];
-      controlEvents?: ControlEvent[];
-      sweeps?: { table: string; belowTick: bigint }[];
-    },
-    checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>,
-    events = new Map<string, { upsert: number; remove: number }>(),
-    revisions: readonly string[] = [],
-  ): Promise<void> {
+  private nextCheckpoint(checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>): Checkpoint {
     const previous = this.checkpoint;
-    const next: Checkpoint = {
+    return {
       sourceDatabase: this.options.sourceDatabase,
       phase: checkpoint.phase ?? previous?.phase ?? "snapshotting",
       appliedTick:
@@ -443,6 +527,20 @@ export class SyncDaemon {
           : checkpoint.snapshotTick,
       snapshot: checkpoint.snapshot ?? previous?.snapshot ?? {},
     };
+  }
+
+  private async commit(
+    batch: {
+      changes: Change[];
+      deadLetters?: DeadLetter[];
+      controlEvents?: ControlEvent[];
+      sweeps?: { table: string; belowTick: bigint }[];
+    },
+    checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>,
+    events = new Map<string, { upsert: number; remove: number }>(),
+    revisions: readonly string[] = [],
+  ): Promise<void> {
+    const next = this.nextCheckpoint(checkpoint);
     const started = performance.now();
     const counts = await this.store.apply({
       changes: batch.changes,

@@ -17,6 +17,7 @@ import type {
   ParentReference,
 } from "../mapping/compile-mapping.js";
 import type { Change, Checkpoint, ControlEvent, DeadLetter } from "./changes.js";
+import { jsonbRefuses, jsonbStorableText } from "./jsonb-text.js";
 import { textArrayLiteral } from "./pg-array.js";
 import { quoteIdentifier } from "./sql-identifier.js";
 
@@ -88,14 +89,30 @@ export class BatchApplier {
   }
 
   private async applyInTransaction(client: ClientBase, input: ApplyInput): Promise<ApplyCounts> {
-    const counts: ApplyCounts = {
-      rows: new Map(),
-      parked: 0,
-      unparked: 0,
-      deadLettered: [...(input.deadLetters ?? [])],
-      swept: 0,
-    };
-    const plans = planChanges(input.changes);
+    const counts = emptyCounts(input.deadLetters);
+    await this.applyChanges(client, input.changes, counts);
+    await this.finish(client, input, counts);
+    return counts;
+  }
+
+  /** Journal, dead letters, control events, sweeps and the checkpoint: the end of every batch. */
+  private async finish(client: ClientBase, input: ApplyInput, counts: ApplyCounts): Promise<void> {
+    for (const sweep of input.sweeps ?? []) {
+      counts.swept += await sweepOlderThan(client, this.tableOf(sweep.table), sweep.belowTick);
+    }
+    if (this.options.journal) await writeJournal(client, input.changes);
+    await writeDeadLetters(client, counts.deadLettered);
+    await writeControlEvents(client, input.controlEvents ?? []);
+    await writeCheckpoint(client, input.checkpoint);
+  }
+
+  /** Applies changes (in stream order) to the target tables, parents before children. */
+  private async applyChanges(
+    client: ClientBase,
+    changes: readonly Change[],
+    counts: ApplyCounts,
+  ): Promise<void> {
+    const plans = planChanges(changes);
     const upsertedKeys = new Map<string, Set<string>>();
     for (const table of this.tableOrder) {
       const plan = plans.get(table) ?? emptyPlan();
@@ -111,22 +128,90 @@ export class BatchApplier {
           await deleteRows(client, compiled, [...plan.deletes.values()]),
         );
       }
-      const unparked = await this.takeUnparkable(client, table, plan, upsertedKeys);
-      counts.unparked += unparked;
+      counts.unparked += await this.takeUnparkable(client, table, plan, upsertedKeys);
       if (plan.upserts.size > 0) {
         const written = await this.upsertRows(client, compiled, [...plan.upserts.values()], counts);
         tally(counts, table, "upsert", written.count);
         upsertedKeys.set(table, written.keys);
       }
     }
-    for (const sweep of input.sweeps ?? []) {
-      counts.swept += await sweepOlderThan(client, this.tableOf(sweep.table), sweep.belowTick);
+  }
+
+  /**
+   * Writes one part of a large source transaction to arango_sync.staged_changes, with the
+   * checkpoint (which still points before the transaction, so a crash re-reads it whole).
+   */
+  async stage(
+    client: ClientBase,
+    groupKey: string,
+    firstSeq: number,
+    input: ApplyInput,
+  ): Promise<void> {
+    await client.query("BEGIN");
+    try {
+      if (input.changes.length > 0) {
+        await client.query(
+          `INSERT INTO arango_sync.staged_changes (group_key, seq, change)
+           SELECT $1, $2::bigint + ordinality - 1, change
+             FROM unnest($3::text[]) WITH ORDINALITY AS u(change, ordinality)`,
+          [groupKey, firstSeq, textArrayLiteral(input.changes.map(serializeChange))],
+        );
+      }
+      const counts = emptyCounts(input.deadLetters);
+      await writeDeadLetters(client, counts.deadLettered);
+      await writeControlEvents(client, input.controlEvents ?? []);
+      await writeCheckpoint(client, input.checkpoint);
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
     }
-    if (this.options.journal) await writeJournal(client, input.changes);
-    await writeDeadLetters(client, counts.deadLettered);
-    await writeControlEvents(client, input.controlEvents ?? []);
-    await writeCheckpoint(client, input.checkpoint);
-    return counts;
+  }
+
+  /**
+   * Applies a staged transaction: its staged parts in order, in chunks of `chunkSize` so memory
+   * stays bounded, then `input` (its last part), all in ONE PostgreSQL transaction with the
+   * checkpoint (DESIGN.md §2 invariant 3). The journal records the staged parts too.
+   */
+  async applyStaged(
+    client: ClientBase,
+    groupKey: string,
+    input: ApplyInput,
+    chunkSize = 2000,
+  ): Promise<ApplyCounts> {
+    await client.query("BEGIN");
+    try {
+      const counts = emptyCounts(input.deadLetters);
+      let after = -1;
+      for (;;) {
+        const staged = await client.query<{ seq: string; change: string }>(
+          // `ORDER BY` must name the column, not a text alias of it: an alias `seq` of
+          // `seq::text` would sort "10" before "9" and the cursor would skip rows.
+          `SELECT seq, change FROM arango_sync.staged_changes
+            WHERE group_key = $1 AND seq > $2 ORDER BY staged_changes.seq LIMIT $3`,
+          [groupKey, after, chunkSize],
+        );
+        if (staged.rows.length === 0) break;
+        const changes = staged.rows.map((r) => deserializeChange(r.change));
+        await this.applyChanges(client, changes, counts);
+        if (this.options.journal) await writeJournal(client, changes);
+        after = Number(staged.rows[staged.rows.length - 1]?.seq ?? after);
+      }
+      await this.applyChanges(client, input.changes, counts);
+      await client.query("DELETE FROM arango_sync.staged_changes WHERE group_key = $1", [groupKey]);
+      await this.finish(client, input, counts);
+      await client.query("COMMIT");
+      return counts;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Drops staged parts left by an earlier run: the checkpoint makes the daemon read them again. */
+  async discardStaged(client: ClientBase): Promise<number> {
+    const result = await client.query("DELETE FROM arango_sync.staged_changes");
+    return result.rowCount ?? 0;
   }
 
   /**
@@ -328,6 +413,36 @@ interface ParkedRowJson {
   values: readonly (string | null)[];
   parents: readonly ParentReference[];
   document?: string;
+}
+
+function emptyCounts(deadLetters: readonly DeadLetter[] | undefined): ApplyCounts {
+  return {
+    rows: new Map(),
+    parked: 0,
+    unparked: 0,
+    deadLettered: [...(deadLetters ?? [])],
+    swept: 0,
+  };
+}
+
+/**
+ * A change as text for arango_sync.staged_changes. Only the tick fields are bigint; they are
+ * written as decimal strings and restored by name, so no document value is ever reinterpreted.
+ */
+export function serializeChange(change: Change): string {
+  if (change.kind === "upsert") {
+    return JSON.stringify({ ...change, row: { ...change.row, tick: change.row.tick.toString() } });
+  }
+  return JSON.stringify({ ...change, tick: change.tick.toString() });
+}
+
+export function deserializeChange(text: string): Change {
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  if (parsed["kind"] === "upsert") {
+    const row = parsed["row"] as Record<string, unknown>;
+    return { ...parsed, row: { ...row, tick: BigInt(row["tick"] as string) } } as unknown as Change;
+  }
+  return { ...parsed, tick: BigInt(parsed["tick"] as string) } as unknown as Change;
 }
 
 function emptyPlan(): TablePlan {
@@ -661,7 +776,9 @@ async function writeJournal(client: ClientBase, changes: readonly Change[]): Pro
       ops.push("upsert");
       keys.push(change.row.key);
       revs.push(change.rev);
-      documents.push(change.documentJson ?? "{}");
+      // jsonb cannot hold U+0000 or a lone surrogate: the journal keeps the document as the
+      // mapping stored it (stripped), rather than failing the batch.
+      documents.push(jsonbStorableText(change.documentJson ?? "{}"));
     } else if (change.kind === "delete") {
       ticks.push(change.tick.toString());
       ops.push("remove");
@@ -694,9 +811,10 @@ async function writeJournal(client: ClientBase, changes: readonly Change[]): Pro
 
 async function writeDeadLetters(client: ClientBase, letters: readonly DeadLetter[]): Promise<void> {
   if (letters.length === 0) return;
-  // A raw payload jsonb refuses (\u0000) is kept as text instead, so nothing is lost.
+  // A raw payload jsonb refuses (\u0000, a lone surrogate) is kept as text instead, so nothing
+  // is lost.
   const raw = letters.map((l) =>
-    l.rawJson !== undefined && !l.rawJson.includes("\\u0000") ? l.rawJson : null,
+    l.rawJson !== undefined && !jsonbRefuses(l.rawJson) ? l.rawJson : null,
   );
   await client.query(
     `INSERT INTO arango_sync.dead_letters

@@ -134,6 +134,32 @@ export class TargetStore {
     }
   }
 
+  /** Stages one part of a large source transaction (see BatchApplier.stage). */
+  async stage(groupKey: string, firstSeq: number, input: ApplyInput): Promise<void> {
+    try {
+      await this.applier.stage(this.client, groupKey, firstSeq, input);
+    } catch (error) {
+      throw this.classify(error);
+    }
+  }
+
+  /** Applies a staged transaction and its last part atomically (see BatchApplier.applyStaged). */
+  async applyStaged(groupKey: string, input: ApplyInput): Promise<ApplyCounts> {
+    try {
+      return await this.applier.applyStaged(this.client, groupKey, input);
+    } catch (error) {
+      throw this.classify(error);
+    }
+  }
+
+  async discardStaged(): Promise<number> {
+    try {
+      return await this.applier.discardStaged(this.client);
+    } catch (error) {
+      throw this.classify(error);
+    }
+  }
+
   async retryParked(): Promise<ApplyCounts> {
     try {
       return await this.applier.retryParked(this.client);

@@ -53,7 +53,15 @@ export class WalTailer {
       signal?.throwIfAborted();
       try {
         const requested = this.position;
-        const response = await this.api.tail({ ...requested, chunkSize: this.options.chunkSize });
+        // The server splits a huge transaction across responses only when lastScanned > 0
+        // (arangodb-protocol.md §4.3); with none known yet, `from` itself is a lastScanned that
+        // changes nothing else (it is not below `from`, so the scan still starts at `from`).
+        const lastScanned = requested.lastScanned > 0n ? requested.lastScanned : requested.from;
+        const response = await this.api.tail({
+          from: requested.from,
+          lastScanned,
+          chunkSize: this.options.chunkSize,
+        });
         if (response.body !== "" && !response.body.endsWith("\n")) {
           throw new SyncError("SOURCE_UNAVAILABLE", "wal/tail body ended mid-line", {
             retryable: true,
