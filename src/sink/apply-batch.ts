@@ -18,7 +18,7 @@ import type {
 } from "../mapping/compile-mapping.js";
 import type { Change, Checkpoint, ControlEvent, DeadLetter } from "./changes.js";
 import { jsonbRefuses, jsonbStorableText } from "./jsonb-text.js";
-import { textArrayLiteral } from "./pg-array.js";
+import { jsonColumn, rowsFromJsonColumns, textArrayLiteral } from "./pg-array.js";
 import { quoteIdentifier } from "./sql-identifier.js";
 
 export interface ApplyInput {
@@ -153,8 +153,8 @@ export class BatchApplier {
         await client.query(
           `INSERT INTO arango_sync.staged_changes (group_key, seq, change)
            SELECT $1, $2::bigint + ordinality - 1, change
-             FROM unnest($3::text[]) WITH ORDINALITY AS u(change, ordinality)`,
-          [groupKey, firstSeq, textArrayLiteral(input.changes.map(serializeChange))],
+             FROM json_array_elements_text($3::json) WITH ORDINALITY AS u(change, ordinality)`,
+          [groupKey, firstSeq, jsonColumn(input.changes.map(serializeChange))],
         );
       }
       const counts = emptyCounts(input.deadLetters);
@@ -244,9 +244,13 @@ export class BatchApplier {
         [limit],
       );
       for (const row of expired.rows) {
+        // The mapping's words for the missing parent ("user not found"), as at once-dead-lettered rows.
+        const waitedFor = row.row.parents.find(
+          (p) => p.table === row.parent_table && p.value === row.parent_legacy_id,
+        );
         counts.deadLettered.push({
           reason: "missing_parent",
-          detail: `parent ${row.parent_table} ${row.parent_legacy_id} did not arrive before the park timeout`,
+          detail: `${waitedFor?.reason ?? `${row.parent_table} not found`}: parent ${row.parent_table} ${row.parent_legacy_id} did not arrive before the park timeout`,
           table: row.table_name,
           collection: row.row.collection,
           key: row.legacy_id,
@@ -293,6 +297,12 @@ export class BatchApplier {
       // Rows still waiting were re-parked by upsertRows; do not count them as newly parked.
       counts.parked = 0;
       await writeDeadLetters(client, counts.deadLettered);
+      // Every transaction of the daemon that changes a mirrored table also touches the
+      // checkpoint: that is how the change-stream monitor tells the daemon's writes from
+      // foreign ones (DESIGN.md §8).
+      if (counts.unparked > 0) {
+        await client.query("UPDATE arango_sync.checkpoint SET updated_at = now()");
+      }
       await client.query("COMMIT");
       return counts;
     } catch (error) {
@@ -347,7 +357,9 @@ export class BatchApplier {
       plan.upserts.set(parked.legacy_id, {
         collection: parked.row.collection,
         rev: parked.row.rev,
-        documentJson: undefined,
+        // Kept: if another parent is still missing the row parks again, and a later dead
+        // letter must still carry the raw document (invariant 4).
+        documentJson: parked.row.document,
         row: {
           table,
           key: parked.legacy_id,
@@ -375,6 +387,7 @@ export class BatchApplier {
     try {
       const result = await client.query(statement, upsertParameters(compiled, ready));
       await client.query("RELEASE SAVEPOINT upsert_rows");
+      await dropSupersededParked(client, compiled.table, ready);
       return { count: result.rowCount ?? 0, keys };
     } catch (error) {
       await client.query("ROLLBACK TO SAVEPOINT upsert_rows");
@@ -403,6 +416,11 @@ export class BatchApplier {
         });
       }
     }
+    await dropSupersededParked(
+      client,
+      compiled.table,
+      ready.filter((r) => keys.has(r.row.key)),
+    );
     return { count, keys };
   }
 }
@@ -605,6 +623,30 @@ async function resolveParents(
   return ready;
 }
 
+/**
+ * A row written now supersedes every older image of it still waiting for a parent (parked before
+ * the key was removed and written again, or before its parent changed). Left parked, such an
+ * image is dead-lettered for nothing at its timeout, or, if its parent turns up after the newer
+ * row was cascaded away, written as if it were current.
+ */
+async function dropSupersededParked(
+  client: ClientBase,
+  table: string,
+  written: readonly PendingRow[],
+): Promise<void> {
+  if (written.length >= 0) return;
+  await client.query(
+    `DELETE FROM arango_sync.parked_rows p
+       USING unnest($2::text[], $3::numeric[]) AS w(k, tick)
+      WHERE p.table_name = $1 AND p.legacy_id = w.k AND p.legacy_tick < w.tick`,
+    [
+      table,
+      textArrayLiteral(written.map((r) => r.row.key)),
+      textArrayLiteral(written.map((r) => r.row.tick.toString())),
+    ],
+  );
+}
+
 async function parkRows(
   client: ClientBase,
   rows: PendingRow[],
@@ -672,7 +714,7 @@ function upsertStatement(
   const tick = quoteIdentifier(compiled.columns[tickIndex]?.name ?? "legacy_tick");
   return `INSERT INTO ${table} (${names.join(", ")})
     SELECT ${selected.join(", ")}
-      FROM unnest(${aliases.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS u(${aliases.join(", ")})
+      FROM ${rowsFromJsonColumns(aliases.length, 1, "u")}
      WHERE NOT EXISTS (
        SELECT 1 FROM arango_sync.tombstones ts
         WHERE ts.table_name = $${aliases.length + 1} AND ts.legacy_id = u.c${keyIndex}
@@ -683,7 +725,7 @@ function upsertStatement(
 
 function upsertParameters(compiled: CompiledTable, rows: readonly PendingRow[]): string[] {
   const parameters = compiled.columns.map((_, column) =>
-    textArrayLiteral(rows.map((r) => r.row.values[column] ?? null)),
+    jsonColumn(rows.map((r) => r.row.values[column] ?? null)),
   );
   parameters.push(compiled.table);
   return parameters;
@@ -758,6 +800,13 @@ async function sweepOlderThan(
     `DELETE FROM ${quoteIdentifier(compiled.table)} WHERE legacy_tick IS NULL OR legacy_tick < $1::numeric`,
     [tick.toString()],
   );
+  // Parked images from before the snapshot are stale the same way: a document still there was
+  // parked again by the dump (at the snapshot tick), and one ArangoDB no longer has must not be
+  // written when its parent arrives later (invariant 5: rows not seen are deleted).
+  await client.query(
+    "DELETE FROM arango_sync.parked_rows WHERE table_name = $1 AND legacy_tick < $2::numeric",
+    [compiled.table, tick.toString()],
+  );
   return result.rowCount ?? 0;
 }
 
@@ -795,16 +844,15 @@ async function writeJournal(client: ClientBase, changes: readonly Change[]): Pro
   }
   await client.query(
     `INSERT INTO arango_sync.journal (tick, collection, op, legacy_id, legacy_rev, document)
-     SELECT tick, collection, op, k, rev, doc::jsonb
-       FROM unnest($1::numeric[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-         AS u(tick, collection, op, k, rev, doc)`,
+     SELECT tick::numeric, collection, op, k, rev, doc::jsonb
+       FROM ${rowsFromJsonColumns(6, 1, "u", ["tick", "collection", "op", "k", "rev", "doc"])}`,
     [
-      textArrayLiteral(ticks),
-      textArrayLiteral(collections),
-      textArrayLiteral(ops),
-      textArrayLiteral(keys),
-      textArrayLiteral(revs),
-      textArrayLiteral(documents),
+      jsonColumn(ticks),
+      jsonColumn(collections),
+      jsonColumn(ops),
+      jsonColumn(keys),
+      jsonColumn(revs),
+      jsonColumn(documents),
     ],
   );
 }
