@@ -21,7 +21,8 @@ let userIds: Set<string>;
 
 beforeAll(async () => {
   emulator = await startAtsproSource();
-  const data = generateAtspro(11, 400);
+  // 5,000 resumes, 2,500 jobs and 2,500 results: the 10,000-document snapshot of the acceptance list.
+  const data = generateAtspro(11, 5000);
   userIds = new Set(data.users.map((u) => u.id));
   await seedUsers(database.url, data.users);
   insertAll(emulator.state, "resumes", data.resumes);
@@ -51,7 +52,8 @@ describe("snapshot, then stream", () => {
     await syncUntilCaughtUp(emulator, database.url, mapping);
     const actual = await readMirror(database.url, mapping);
     const expected = expectedMirror(emulator.state, mapping, userIds);
-    expect(Object.keys(actual["resumes"] ?? {}).length).toBeGreaterThan(300);
+    expect(Object.keys(actual["resumes"] ?? {}).length).toBeGreaterThan(4000);
+    expect(emulator.state.database("atspro").collection("documents").documents.size).toBe(2500);
     expect(actual).toEqual(expected);
   });
 
@@ -128,7 +130,7 @@ describe("snapshot, then stream", () => {
     state.truncateCollection(collectionOf(state, "jobs"));
     await syncUntilCaughtUp(emulator, database.url, mapping);
     expect(await count("SELECT count(*) FROM jobs")).toBe(0);
-    expect(await count("SELECT count(*) FROM resumes")).toBeGreaterThan(300);
+    expect(await count("SELECT count(*) FROM resumes")).toBeGreaterThan(4000);
     expect(await readMirror(database.url, mapping)).toEqual(
       expectedMirror(state, mapping, userIds),
     );
