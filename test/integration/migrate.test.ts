@@ -104,6 +104,7 @@ describe("migrate", () => {
       "journal",
       "parked_rows",
       "schema_migrations",
+      "staged_changes",
       "tombstones",
     ]);
     const recorded = await query<{ version: number; name: string; checksum: string }>(
