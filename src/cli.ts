@@ -72,7 +72,60 @@ async function migrateCommand(options: Record<string, unknown>): Promise<number>
   process.stdout.write(
     `migrate: ${applied} applied, ${result.steps.length - applied} already applied\n`,
   );
+  if (options["withChangeStream"] === true) await changeStream("create", config, url);
   return ExitCode.ok;
+}
+
+const CHANGE_STREAM_ACTIONS = ["create", "drop", "status"] as const;
+type ChangeStreamAction = (typeof CHANGE_STREAM_ACTIONS)[number];
+
+async function changeStreamCommand(options: Record<string, unknown>): Promise<number> {
+  const action = Array.isArray(options["args"]) ? (options["args"][0] as unknown) : undefined;
+  if (!CHANGE_STREAM_ACTIONS.some((a) => a === action)) {
+    throw new SyncError(
+      "USAGE",
+      `change-stream: the action is create, drop or status, not '${String(action)}'`,
+    );
+  }
+  const { config, configPath } = await configFrom(options);
+  const pgUrl = requireSetting(config.postgres.url, "postgres.url", {
+    flag: "--pg-url",
+    ...(configPath === undefined ? {} : { configPath }),
+  });
+  await changeStream(action as ChangeStreamAction, config, pgUrl);
+  return ExitCode.ok;
+}
+
+/** Creates, drops or shows the publication and slot the change-stream monitor reads. */
+async function changeStream(
+  action: ChangeStreamAction,
+  config: Config,
+  pgUrl: string,
+): Promise<void> {
+  const target = { pgUrl, ...config.changeStream };
+  const slots = await import("./sink/change-stream-slot.js");
+  if (action === "status") {
+    const slot = await slots.readChangeStreamSlot(target);
+    const state =
+      slot === undefined
+        ? "absent (run change-stream create)"
+        : !slot.inThisDatabase
+          ? `belongs to database ${slot.database}`
+          : `${slot.active ? `read by PostgreSQL process ${slot.activePid ?? "?"}` : "not read right now (PostgreSQL keeps WAL for it)"}, confirmed up to ${slot.confirmedFlushLsn ?? "-"}`;
+    process.stdout.write(`slot ${target.slot}: ${state}\n`);
+    return;
+  }
+  let steps;
+  if (action === "create") {
+    const { mappingFromConfig } = await import("./pipeline/daemon-runner.js");
+    const tables = mappingFromConfig(config).tables.map((t) => t.table);
+    steps = await slots.createChangeStream({ ...target, tables });
+  } else {
+    steps = await slots.dropChangeStream(target);
+  }
+  for (const step of steps) {
+    process.stdout.write(`${step.what} ${step.name}  ${step.status}\n`);
+  }
 }
 
 interface CommandSpec {
@@ -94,8 +147,23 @@ const commands: CommandSpec[] = [
     name: "migrate",
     summary: "apply the sql/ migrations to PostgreSQL",
     configure: (c) =>
-      c.option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)"),
+      c
+        .option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)")
+        .option(
+          "--with-change-stream",
+          "also create the publication and replication slot the daemon reads (change-stream create)",
+        ),
     action: migrateCommand,
+  },
+  {
+    name: "change-stream",
+    summary:
+      "create | drop | status the PostgreSQL publication and replication slot that detect foreign writes",
+    configure: (c) =>
+      c
+        .argument("<action>", "create, drop or status")
+        .option("--pg-url <url>", "PostgreSQL URL (overrides PG_URL and postgres.url)"),
+    action: changeStreamCommand,
   },
   {
     name: "snapshot",
@@ -142,7 +210,21 @@ const commands: CommandSpec[] = [
   {
     name: "demo",
     summary: "embedded PostgreSQL + ArangoDB emulator + daemon + write load",
-    action: notBuilt("demo"),
+    configure: (c) =>
+      c
+        .option(
+          "--duration <seconds>",
+          "stop after this long, print a summary, exit 0 if consistent",
+        )
+        .option("--documents <n>", "ATSPro-shaped documents to load first (default 10000)")
+        .option("--rate <n>", "background writes per second (default 50)")
+        .option("--port <port>", "port of the ArangoDB emulator (default: a free one)")
+        .option("--keep", "keep PostgreSQL's data directory and print how to start it again"),
+    action: async (options) => {
+      // Production modules must not import the emulator statically (DESIGN.md §3); the demo runs it.
+      const { demoCommand } = await import("./demo/run-demo.js");
+      return demoCommand(options);
+    },
   },
   {
     name: "emulator",
@@ -193,7 +275,9 @@ export function buildProgram(): Command {
     const command = program.command(spec.name).description(spec.summary).exitOverride();
     spec.configure?.(command);
     command.action(async (...args: unknown[]) => {
-      const options = args.find((a): a is Command => a instanceof Command)?.optsWithGlobals() ?? {};
+      const invoked = args.find((a): a is Command => a instanceof Command);
+      // Positional arguments travel as `args`, beside the options.
+      const options = { ...(invoked?.optsWithGlobals() ?? {}), args: invoked?.args ?? [] };
       process.exitCode = await spec.action(options);
     });
   }

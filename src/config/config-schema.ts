@@ -141,9 +141,52 @@ export const configSchema = z
           .describe(
             "How often rows waiting for a parent are tried again and expired ones dead-lettered",
           ),
+        heartbeat: z
+          .strictObject({
+            collection: z
+              .string()
+              .regex(/^[A-Za-z][A-Za-z0-9_-]{0,255}$/, {
+                message: "must be an ArangoDB collection name (not a system collection)",
+              })
+              .describe(
+                "ArangoDB collection the heartbeat document is written to; created when missing, and it must not be mapped",
+              ),
+            intervalSeconds: z
+              .number()
+              .min(0.1)
+              .default(10)
+              .describe("Seconds between heartbeats; lag stays below twice this while idle"),
+          })
+          .optional()
+          .describe(
+            "Optional heartbeat: a tiny document written to ArangoDB every interval, so lag and latency stay measured while the application writes nothing",
+          ),
       })
       .prefault({})
       .describe("How the daemon reads, batches and applies"),
+    changeStream: z
+      .strictObject({
+        slot: z
+          .string()
+          .regex(/^[a-z0-9_]{1,63}$/, {
+            message: "must be 1-63 lower-case letters, digits or underscores",
+          })
+          .default("arango_pg_sync")
+          .describe(
+            "Logical replication slot the daemon reads PostgreSQL's change stream from (unique on the server)",
+          ),
+        publication: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, {
+            message: "must be a lower-case identifier of at most 63 characters",
+          })
+          .default("arango_pg_sync")
+          .describe("Publication on the mirrored tables and arango_sync.checkpoint"),
+      })
+      .prefault({})
+      .describe(
+        "PostgreSQL change stream (foreign writes, end-to-end latency): read by `run` when its slot exists; create it with `migrate --with-change-stream` or `change-stream create`, drop it with `change-stream drop`",
+      ),
     logLevel: z.enum(LOG_LEVELS).default("info").describe("Minimum level of log lines"),
   })
   .describe("arango-pg-sync configuration");

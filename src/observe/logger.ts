@@ -160,6 +160,14 @@ export function attachLogging(
         "foreign write: a transaction changed a mirrored table without the daemon's checkpoint",
       );
     },
+    "target:changeStream": (e) => {
+      if (e.up) log.info("reading PostgreSQL's change stream: foreign writes are counted");
+      else
+        log.warn(
+          { reason: e.reason },
+          "not reading PostgreSQL's change stream: foreign writes are not counted",
+        );
+    },
     "snapshot:started": (e) => {
       const now = clock();
       snapshot = new Map(
@@ -217,7 +225,7 @@ export function attachLogging(
       log.debug(
         {
           origin: e.origin,
-          appliedTick: e.appliedTick.toString(),
+          appliedTick: e.appliedTick?.toString(),
           durationMs: e.durationMs,
           rows: e.rows.filter((r) => r.count > 0),
           events: e.events.reduce((sum, c) => sum + c.count, 0),

@@ -238,8 +238,21 @@ export const METRICS = {
   foreignWrites: define({
     name: `${METRIC_PREFIX}foreign_writes_total`,
     type: "counter",
-    help: "Transactions seen in PostgreSQL's change stream that changed a mirrored table without touching the daemon's checkpoint: writes that are not ours.",
+    help: "Transactions seen in PostgreSQL's change stream that changed a mirrored table without touching the daemon's checkpoint: writes that are not ours. Counted only while change_stream_up is 1.",
     labelNames: ["table"],
+  }),
+  changeStreamUp: define({
+    name: `${METRIC_PREFIX}change_stream_up`,
+    type: "gauge",
+    help: "1 while the daemon reads PostgreSQL's change stream (its replication slot exists and is read), 0 otherwise: foreign writes and visible latency are measured only then.",
+    labelNames: [],
+  }),
+  visibleLatency: define({
+    name: `${METRIC_PREFIX}visible_latency_seconds`,
+    type: "histogram",
+    help: "Time from a change's write in ArangoDB (decoded from its _rev) to its row arriving on PostgreSQL's logical replication stream, per row the daemon wrote while streaming: replication_latency_seconds plus the delay until logical consumers see the commit.",
+    labelNames: [],
+    buckets: LATENCY_BUCKETS,
   }),
 } as const;
 
@@ -373,6 +386,8 @@ function createInstruments(r: Registry, lag: LagTracker, clock: () => number) {
     driftRows: gauge(r, METRICS.driftRows),
     lastCheck: gauge(r, METRICS.lastCheck),
     foreignWrites: counter(r, METRICS.foreignWrites),
+    changeStreamUp: gauge(r, METRICS.changeStreamUp),
+    visibleLatency: histogram(r, METRICS.visibleLatency),
   };
 }
 
@@ -470,6 +485,14 @@ export class SyncMetrics {
       "target:foreignWrite": (e) => {
         this.m.foreignWrites.inc({ table: this.tableLabel(e.table) });
       },
+      "target:visible": (e) => {
+        for (const writtenMs of e.writeTimesMs) {
+          this.m.visibleLatency.observe(Math.max(0, e.visibleAtMs - writtenMs) / 1000);
+        }
+      },
+      "target:changeStream": (e) => {
+        this.m.changeStreamUp.set(e.up ? 1 : 0);
+      },
       "snapshot:started": (e) => {
         this.m.sourceUp.set(1);
         this.m.walRetentionRefreshed.set(this.clock() / 1000);
@@ -497,7 +520,7 @@ export class SyncMetrics {
       "apply:batchCommitted": (e) => {
         this.m.targetUp.set(1);
         this.m.applyBatchDuration.observe(e.durationMs / 1000);
-        this.m.appliedTick.set(Number(e.appliedTick));
+        if (e.appliedTick !== undefined) this.m.appliedTick.set(Number(e.appliedTick));
         this.m.applyLastCommit.set(e.committedAtMs / 1000);
         for (const row of e.rows) {
           this.m.applyRows.inc({ table: this.tableLabel(row.table), op: row.op }, row.count);
@@ -532,7 +555,7 @@ export class SyncMetrics {
       "deadLetters:counted": (e) => {
         for (const entry of this.deadLetterCounts.values()) entry.n = 0;
         for (const c of e.counts) {
-          const table = this.tableLabel(c.table);
+          const table = c.table === NO_TABLE ? NO_TABLE : this.tableLabel(c.table);
           const reason = deadLetterReasonLabel(c.reason);
           const key = `${table}\u0000${reason}`;
           const entry = this.deadLetterCounts.get(key) ?? { table, reason, n: 0 };
@@ -578,6 +601,7 @@ export class SyncMetrics {
     this.setPhase("starting");
     for (const g of [m.sourceTick, m.appliedTick, m.applyLastCommit, m.walHeadroom]) g.set(NaN);
     m.queueCapacityBytes.set(NaN);
+    m.changeStreamUp.set(0);
     m.walRetentionRefreshed.set(startMs / 1000);
     const collections = [...this.collections, UNMAPPED_COLLECTION];
     for (const collection of collections) {

@@ -131,8 +131,11 @@ export interface BatchCommitted {
   /** From BEGIN to the end of COMMIT. */
   readonly durationMs: number;
   readonly committedAtMs: number;
-  /** The checkpoint committed with this batch. */
-  readonly appliedTick: Tick;
+  /**
+   * The checkpoint committed with this batch; undefined while the first snapshot is still
+   * dumping (nothing is applied up to a tick before it ends).
+   */
+  readonly appliedTick: Tick | undefined;
   readonly rows: readonly TableOpCount[];
   /** Change events the batch covered, including those dead-lettered or parked. */
   readonly events: readonly CollectionOpCount[];
@@ -230,6 +233,25 @@ export interface SyncEventMap {
     /** The commit LSN, as PostgreSQL prints it (`0/16B3748`). */
     readonly lsn?: string | undefined;
   };
+  /**
+   * One of the daemon's own transactions arrived on PostgreSQL's logical replication stream: its
+   * rows are now visible to every consumer of PostgreSQL, logical ones included.
+   */
+  "target:visible": {
+    /** The commit LSN, as PostgreSQL prints it. */
+    readonly lsn: string | undefined;
+    /** PostgreSQL's commit timestamp. */
+    readonly committedAtMs: number;
+    /** When the monitor received the commit. */
+    readonly visibleAtMs: number;
+    /**
+     * Write times (decoded `legacy_rev`) of the rows the transaction wrote while streaming;
+     * empty for snapshot chunks (dumped documents are not changes) and bookkeeping commits.
+     */
+    readonly writeTimesMs: readonly number[];
+  };
+  /** The change-stream monitor started or stopped reading (foreign writes are seen only while up). */
+  "target:changeStream": { readonly up: boolean; readonly reason?: string | undefined };
 
   /** A snapshot (initial, or after a gap) pinned a batch at `tick`. */
   "snapshot:started": {
@@ -258,6 +280,7 @@ export interface SyncEventMap {
   /**
    * The dead letters currently held, recounted from PostgreSQL (at start, after a retry or a
    * discard). Replaces what `apply:deadLettered` accumulated; a combination missing here is 0.
+   * Dead letters that never reached a table are counted under `_none` (metrics.ts `NO_TABLE`).
    */
   "deadLetters:counted": {
     readonly counts: readonly {

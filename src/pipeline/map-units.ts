@@ -11,16 +11,27 @@ import { resolveMarker } from "../events/resolve-event.js";
 import type { CompiledMapping } from "../mapping/compile-mapping.js";
 import type { Change, ControlEvent, DeadLetter } from "../sink/changes.js";
 
+/** Truncates are rare: counted only when there was one. */
+export interface CollectionEventCounts {
+  upsert: number;
+  remove: number;
+  truncate?: number;
+}
+
 export interface MappedUnits {
   readonly changes: Change[];
   readonly deadLetters: DeadLetter[];
   readonly controlEvents: ControlEvent[];
   readonly catalog: CollectionCatalog;
-  /** Document events per collection and operation, for metrics (mapped or not). */
-  readonly events: Map<string, { upsert: number; remove: number }>;
+  /** Change events per collection and operation, for metrics (mapped or not). */
+  readonly events: Map<string, CollectionEventCounts>;
   /** Markers skipped, by reason (unknown collection, unknown type, aborted group…). */
   readonly skipped: Map<string, number>;
-  /** `_rev` strings of the document changes, for latency metrics. */
+  /**
+   * `_rev` strings of the documents written (upserts), for latency metrics. Removals are left out:
+   * a remove marker carries the removed document's `_rev` (protocol §7.3), whose time is that of
+   * the last write before the removal, not of the removal.
+   */
   readonly revisions: string[];
 }
 
@@ -84,7 +95,7 @@ function mapEvent(
       const counts = out.events.get(event.collection) ?? { upsert: 0, remove: 0 };
       counts[event.kind === "document-upserted" ? "upsert" : "remove"] += 1;
       out.events.set(event.collection, counts);
-      out.revisions.push(event.rev);
+      if (event.kind === "document-upserted") out.revisions.push(event.rev);
       const table = mapping.forCollection(event.collection);
       if (table === undefined) return;
       if (event.kind === "document-removed") {
@@ -128,6 +139,11 @@ function mapEvent(
     case "collection-truncated":
     case "collection-dropped": {
       const table = mapping.forCollection(event.collection);
+      if (event.kind === "collection-truncated") {
+        const counts = out.events.get(event.collection) ?? { upsert: 0, remove: 0 };
+        counts.truncate = (counts.truncate ?? 0) + 1;
+        out.events.set(event.collection, counts);
+      }
       out.controlEvents.push({
         kind:
           event.kind === "collection-dropped"

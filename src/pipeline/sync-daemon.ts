@@ -30,7 +30,8 @@ import type { TargetStore } from "../sink/target-store.js";
 import type { ReplicationApi } from "../source/replication-api.js";
 import { SnapshotReader } from "../source/snapshot-reader.js";
 import { WalTailer } from "../source/wal-tailer.js";
-import { mapUnits } from "./map-units.js";
+import { writeTimeRange } from "./change-write-times.js";
+import { type CollectionEventCounts, mapUnits } from "./map-units.js";
 
 export interface DaemonOptions {
   readonly sourceDatabase: string;
@@ -52,17 +53,47 @@ export interface DaemonOptions {
 /** What the daemon reports as it works; metrics and logs subscribe (src/observe/). */
 export interface DaemonObserver {
   phase?(phase: Phase): void;
-  polled?(info: { lastIncluded: bigint; lastTick: bigint; markers: number; bytes: number }): void;
+  polled?(info: {
+    lastIncluded: bigint;
+    lastTick: bigint;
+    markers: number;
+    bytes: number;
+    /** The `from` and `lastScanned` the request was sent with (`lastScanned` as answered). */
+    from: bigint;
+    lastScanned: bigint;
+    checkMore: boolean;
+    fromPresent: boolean;
+    /** The `wal/tail` call itself, the idle wait before it not included. */
+    durationMs: number;
+    /** Write times (decoded `_rev`) of the oldest and newest document write in the response. */
+    oldestChangeWriteMs: number | undefined;
+    newestChangeWriteMs: number | undefined;
+  }): void;
   committed?(info: {
     durationMs: number;
     appliedTick: bigint | null;
     changes: number;
     counts: Awaited<ReturnType<TargetStore["apply"]>>;
-    events: Map<string, { upsert: number; remove: number }>;
+    events: Map<string, CollectionEventCounts>;
     revisions: readonly string[];
     committedAt: number;
   }): void;
   snapshotProgress?(info: { collection: string; documents: number; done: boolean }): void;
+  /**
+   * A snapshot pinned its batch at `tick` and is about to dump `collections` (those an earlier run
+   * did not finish). Awaited: a reporter may look at the collections first (their counts).
+   */
+  snapshotStarted?(info: {
+    tick: bigint;
+    resnapshot: boolean;
+    collections: readonly string[];
+  }): void | Promise<void>;
+  /** Parked rows were retried (and expired ones dead-lettered) in their own transaction. */
+  parkedRetried?(info: {
+    durationMs: number;
+    counts: Awaited<ReturnType<TargetStore["retryParked"]>>;
+    committedAt: number;
+  }): void;
   gap?(info: { from: bigint }): void;
   sourceRetry?(error: SyncError, attempt: number, waitMs: number): void;
   skipped?(reason: string, count: number): void;
@@ -154,11 +185,25 @@ export class SyncDaemon {
       const progress: Record<string, SnapshotProgress> = { ...(this.checkpoint?.snapshot ?? {}) };
       const tick = batch.snapshotTick.toString();
       const mapped = this.options.mapping.collections;
+      // The stream will start at the oldest snapshot tick, an earlier run's when collections
+      // are done already. Register this syncerId there now (a tail call registers `from`): the
+      // batch is created without it, so the server keeps that WAL however long the dump takes
+      // or the daemon stays down, within the registration's ttl (arangodb-protocol.md §11).
+      const oldest = mapped.reduce((low, c) => {
+        const done = progress[c]?.state === "done" ? BigInt(progress[c].tick) : low;
+        return done < low ? done : low;
+      }, batch.snapshotTick);
+      await this.api.tail({ from: oldest, lastScanned: 0n, chunkSize: 16384 });
       const started: ControlEvent = {
         kind: "snapshot:started",
         detail: { tick, phase, collections: mapped.filter((c) => progress[c]?.state !== "done") },
       };
       let pendingEvents: ControlEvent[] = [started];
+      await this.observer.snapshotStarted?.({
+        tick: batch.snapshotTick,
+        resnapshot: phase === "resnapshotting",
+        collections: mapped.filter((c) => progress[c]?.state !== "done"),
+      });
       for (const collection of mapped) {
         if (progress[collection]?.state === "done") continue;
         const table = this.options.mapping.forCollection(collection);
@@ -335,12 +380,22 @@ export class SyncDaemon {
           break;
         }
         const markers = this.decode(chunk.response.body, deadLetters);
-        this.observer.polled?.({
-          lastIncluded: chunk.response.lastIncluded,
-          lastTick: chunk.response.lastTick,
-          markers: markers.length,
-          bytes: chunk.response.body.length,
-        });
+        if (this.observer.polled !== undefined) {
+          const writeTimes = writeTimeRange(markers);
+          this.observer.polled({
+            lastIncluded: chunk.response.lastIncluded,
+            lastTick: chunk.response.lastTick,
+            markers: markers.length,
+            bytes: chunk.response.body.length,
+            from: chunk.requested.from,
+            lastScanned: chunk.response.lastScanned,
+            checkMore: chunk.response.checkMore,
+            fromPresent: chunk.response.fromPresent,
+            durationMs: chunk.durationMs,
+            oldestChangeWriteMs: writeTimes.oldestMs,
+            newestChangeWriteMs: writeTimes.newestMs,
+          });
+        }
         for (const unit of assembler.pushAll(markers)) {
           units.push(unit);
           pendingOperations += unit.kind === "transaction" ? unit.operations.length : 1;
@@ -356,7 +411,10 @@ export class SyncDaemon {
             changes: [],
             controlEvents: [{ kind: "source:walGap", detail: { from: gapFrom.toString() } }],
           },
-          { phase: "resnapshotting" },
+          // Every collection is dumped again: the last snapshot's progress marks them all done,
+          // and keeping it would skip the dumps and tail from the lost tick once more. A restart
+          // during the re-snapshot resumes from the progress recorded from here on.
+          { phase: "resnapshotting", snapshot: {} },
         );
         await this.snapshot("resnapshotting", signal);
         const resumed = this.checkpoint?.appliedTick ?? 0n;
@@ -505,7 +563,13 @@ export class SyncDaemon {
     const now = Date.now();
     if (now - this.lastParkedRetry < this.options.parkedRetryIntervalMs) return;
     this.lastParkedRetry = now;
-    await this.store.retryParked();
+    const started = performance.now();
+    const counts = await this.store.retryParked();
+    this.observer.parkedRetried?.({
+      durationMs: performance.now() - started,
+      counts,
+      committedAt: Date.now(),
+    });
   }
 
   private nextCheckpoint(checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>): Checkpoint {
@@ -537,7 +601,7 @@ export class SyncDaemon {
       sweeps?: { table: string; belowTick: bigint }[];
     },
     checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>,
-    events = new Map<string, { upsert: number; remove: number }>(),
+    events = new Map<string, CollectionEventCounts>(),
     revisions: readonly string[] = [],
   ): Promise<void> {
     const next = this.nextCheckpoint(checkpoint);

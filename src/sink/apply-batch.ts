@@ -634,7 +634,7 @@ async function dropSupersededParked(
   table: string,
   written: readonly PendingRow[],
 ): Promise<void> {
-  if (written.length >= 0) return;
+  if (written.length === 0) return;
   await client.query(
     `DELETE FROM arango_sync.parked_rows p
        USING unnest($2::text[], $3::numeric[]) AS w(k, tick)

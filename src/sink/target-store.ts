@@ -196,6 +196,31 @@ export class TargetStore {
     };
   }
 
+  /**
+   * Open dead letters per table and reason, and parked rows per table: what the `dead_letters`
+   * and `parked_rows` gauges hold, recounted (at start and after parked rows were retried).
+   */
+  async backlogCounts(): Promise<{
+    deadLetters: { table: string | undefined; reason: string; count: number }[];
+    parked: { table: string; count: number }[];
+  }> {
+    const dead = await this.query<{ t: string | null; reason: string; n: string }>(
+      `SELECT table_name AS t, reason, count(*)::text AS n FROM arango_sync.dead_letters
+        WHERE status = 'open' GROUP BY 1, 2`,
+    );
+    const parked = await this.query<{ t: string; n: string }>(
+      "SELECT table_name AS t, count(*)::text AS n FROM arango_sync.parked_rows GROUP BY 1",
+    );
+    return {
+      deadLetters: dead.rows.map((r) => ({
+        table: r.t ?? undefined,
+        reason: r.reason,
+        count: Number(r.n),
+      })),
+      parked: parked.rows.map((r) => ({ table: r.t, count: Number(r.n) })),
+    };
+  }
+
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }

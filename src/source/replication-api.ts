@@ -122,10 +122,16 @@ export class ReplicationApi {
     };
   }
 
+  /**
+   * Without the syncerId: a batch registers its client at the batch's tick, and its dumps
+   * refresh that with the batch's short ttl (§6.2, §11), which would move the daemon's
+   * registration past WAL it still needs (a resumed snapshot tails from an earlier batch's
+   * tick). The caller registers with `tail` at the tick it will stream from.
+   */
   async createBatch(ttlSeconds: number): Promise<{ id: string; snapshotTick: Tick }> {
     const res = await this.send("replication/batch", "POST", "/_api/replication/batch", {
       body: { ttl: ttlSeconds },
-      search: { syncerId: this.client.syncerId, clientInfo: this.client.clientInfo },
+      search: { clientInfo: this.client.clientInfo },
     });
     const id = objectField(res.parsedBody, "id");
     if (typeof id !== "string")
@@ -198,6 +204,26 @@ export class ReplicationApi {
           .map((c: unknown) => objectField(c, "name"))
           .filter((n): n is string => typeof n === "string")
       : [];
+  }
+
+  /**
+   * Documents in a collection now (`GET /_api/collection/<name>/count`): what a snapshot of it
+   * will dump, give or take the writes racing it. For progress reporting only.
+   */
+  async collectionCount(name: string): Promise<number> {
+    const res = await this.send(
+      "collection count",
+      "GET",
+      `/_api/collection/${encodeURIComponent(name)}/count`,
+    );
+    const count = objectField(res.parsedBody, "count");
+    if (typeof count !== "number" || !Number.isFinite(count)) {
+      throw new SyncError(
+        "SOURCE_PROTOCOL",
+        `collection count of ${name} answered without a count`,
+      );
+    }
+    return count;
   }
 
   close(): void {

@@ -18,6 +18,8 @@ export interface TailChunk {
   requested: TailPosition;
   response: TailResponse;
   step: TailStep;
+  /** How long the `wal/tail` call took (the wait before it not included). */
+  durationMs: number;
 }
 
 export interface WalTailerOptions {
@@ -57,6 +59,7 @@ export class WalTailer {
         // (arangodb-protocol.md §4.3); with none known yet, `from` itself is a lastScanned that
         // changes nothing else (it is not below `from`, so the scan still starts at `from`).
         const lastScanned = requested.lastScanned > 0n ? requested.lastScanned : requested.from;
+        const started = performance.now();
         const response = await this.api.tail({
           from: requested.from,
           lastScanned,
@@ -75,7 +78,7 @@ export class WalTailer {
         } else {
           this.waitBeforeNextMs = this.backoff.idle();
         }
-        return { requested, response, step };
+        return { requested, response, step, durationMs: performance.now() - started };
       } catch (error) {
         const failure =
           error instanceof SyncError

@@ -56,7 +56,7 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 describe("arango-pg-sync snapshot / status", () => {
   it("loads everything, exits 0, and status reports the phase and row counts", async () => {
     const run = await cli(["snapshot"]);
-    expect(run.stderr).toContain("phase: streaming");
+    expect(run.stdout).toContain("phase: streaming");
     expect(run.code).toBe(0);
     const mapping = atsproMapping();
     expect(await readMirror(database.url, mapping)).toEqual(

@@ -17,10 +17,14 @@ import {
   type AtsproUser,
 } from "../../src/emulator/atspro-generator.js";
 import type { CollectionState, StoredDocument } from "../../src/emulator/catalog.js";
-import { type Emulator, startEmulator } from "../../src/emulator/emulator.js";
+import { type Emulator, type StartOptions, startEmulator } from "../../src/emulator/emulator.js";
 import type { EmulatedServer } from "../../src/emulator/emulated-server.js";
 import { type CompiledMapping, loadMapping } from "../../src/mapping/compile-mapping.js";
-import { type DaemonOptions, SyncDaemon } from "../../src/pipeline/sync-daemon.js";
+import {
+  type DaemonObserver,
+  type DaemonOptions,
+  SyncDaemon,
+} from "../../src/pipeline/sync-daemon.js";
 import { TargetStore } from "../../src/sink/target-store.js";
 import { ReplicationApi } from "../../src/source/replication-api.js";
 
@@ -38,8 +42,9 @@ export function atsproMapping(): CompiledMapping {
   return loaded.mapping;
 }
 
-export async function startAtsproSource(): Promise<Emulator> {
-  const emulator = await startEmulator({ port: 0 });
+/** An emulator holding the ATSPro database and collections; `options` as for startEmulator. */
+export async function startAtsproSource(options: StartOptions = {}): Promise<Emulator> {
+  const emulator = await startEmulator({ port: 0, ...options });
   const database = emulator.state.createDatabase(SOURCE_DATABASE);
   for (const name of COLLECTIONS) emulator.state.createCollection(database, { name });
   return emulator;
@@ -118,12 +123,18 @@ export const defaultDaemonOptions = (mapping: CompiledMapping): DaemonOptions =>
   stopWhenCaughtUp: true,
 });
 
-/** Runs the daemon in this process until it is caught up with the source, then closes it. */
+/**
+ * Runs the daemon in this process until it is caught up with the source (or `signal` aborts),
+ * then closes it. The observer sees what the daemon reports; its callbacks run inside the loop,
+ * so a test can write to the emulator at exact points (between dump chunks, after a commit).
+ */
 export async function syncUntilCaughtUp(
   emulator: Emulator,
   pgUrl: string,
   mapping: CompiledMapping,
   overrides: Partial<DaemonOptions> = {},
+  observer: DaemonObserver = {},
+  signal: AbortSignal = new AbortController().signal,
 ): Promise<void> {
   const api = new ReplicationApi(
     { url: emulator.url, database: SOURCE_DATABASE, username: "root", password: "" },
@@ -131,8 +142,13 @@ export async function syncUntilCaughtUp(
   );
   const store = await TargetStore.open({ url: pgUrl, mapping, journal: overrides.journal ?? true });
   try {
-    const daemon = new SyncDaemon(api, store, { ...defaultDaemonOptions(mapping), ...overrides });
-    await daemon.run(new AbortController().signal);
+    const daemon = new SyncDaemon(
+      api,
+      store,
+      { ...defaultDaemonOptions(mapping), ...overrides },
+      observer,
+    );
+    await daemon.run(signal);
   } finally {
     await store.close();
     api.close();
