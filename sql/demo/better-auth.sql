@@ -1,8 +1,7 @@
--- The application's own tables that the target tables reference, for the demo's throwaway
--- database: better-auth's "user" (atspro/shapes.md §5.1, as created by 2edc6d8) and the API's
--- tasks (§5.2, migration 001). In a deployment they already exist; arango-pg-sync's migrations
--- never create them, so `demo` creates them before it runs `migrate`.
--- Kept equal to test/fixtures/better-auth.sql.
+-- The application's own tables that the target tables reference: better-auth's "user"
+-- (atspro/shapes.md §5.1, as created by 2edc6d8) and the API's tasks (§5.2, migration 001). In a
+-- deployment they already exist and arango-pg-sync's migrations never create them; the demo, the
+-- test harness's template database and docker-compose's PostgreSQL create them from this file.
 
 CREATE TABLE "user" (
     id text PRIMARY KEY,

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Client } from "pg";
 
-export const BETTER_AUTH_FIXTURE = new URL("../fixtures/better-auth.sql", import.meta.url);
+export const BETTER_AUTH_FIXTURE = new URL("../../sql/demo/better-auth.sql", import.meta.url);
 
 /** The URL of database `name` on the server of `serverUrl` (same host, port and credentials). */
 export function databaseUrl(serverUrl: string, name: string): string {
