@@ -499,7 +499,8 @@ export function planChanges(changes: readonly Change[]): Map<string, TablePlan> 
       plan.deletes.set(change.key, change);
     } else {
       const plan = planOf(change.row.table);
-      plan.deletes.delete(change.row.key);
+      // A removal earlier in the batch stays: deletes run before upserts, and if this newer image
+      // cannot be written (it parks or is dead-lettered) the old row must still go.
       plan.upserts.set(change.row.key, {
         collection: change.collection,
         rev: change.rev,
