@@ -9,8 +9,9 @@
  *   npm run chaos -- --kills 100 --seed 42
  *
  * Exit codes: 0 PostgreSQL equals the source and every kind of kill point was hit, 1 a
- * mismatch (or a kind never hit), 2 bad arguments. On a mismatch the PostgreSQL data directory
- * is kept for inspection and its location printed; the seed replays the same run.
+ * mismatch, a kind never hit, or a daemon that stopped on its own; 2 bad arguments. On a failure
+ * the PostgreSQL data directory is kept for inspection and its location printed; the seed
+ * replays the same writes, kill plan and delays.
  */
 import { parseArgs } from "node:util";
 import { migrate } from "../src/sink/migrate.js";
@@ -127,6 +128,15 @@ async function main(): Promise<number> {
     keep = true;
     process.stdout.write(
       `verdict: FAIL (replay with --seed ${result.seed})\n${problems.map((p) => `  - ${p}`).join("\n")}\n`,
+    );
+    return 1;
+  } catch (error) {
+    // The daemon stopped on its own, or the loop could not go on: keep the evidence.
+    keep = true;
+    process.stdout.write(
+      `verdict: FAIL (replay with --seed ${options.seed})
+  - ${error instanceof Error ? (error.stack ?? error.message) : String(error)}
+`,
     );
     return 1;
   } finally {

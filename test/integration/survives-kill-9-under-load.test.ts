@@ -24,6 +24,10 @@ describe("kill -9 under load", () => {
     onTestFailed,
   }) => {
     const lines: string[] = [];
+    const log = (line: string): void => {
+      lines.push(line);
+      if (VERBOSE) process.stdout.write(`${line}\n`);
+    };
     onTestFailed(() => {
       process.stderr.write(
         `survives-kill-9-under-load failed with seed ${seed}; replay with CRASH_SEED=${seed}\n` +
@@ -35,12 +39,9 @@ describe("kill -9 under load", () => {
       seed,
       kills: KILLS,
       initialSize: 1000,
-      log: (line) => {
-        lines.push(line);
-        if (VERBOSE) process.stdout.write(`${line}\n`);
-      },
+      log,
     });
-    lines.push(
+    log(
       `hits: ${JSON.stringify(result.hits)}; ${result.operations} writes; ` +
         `${JSON.stringify(result.documents)} documents; ${result.durationMs} ms`,
     );

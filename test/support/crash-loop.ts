@@ -17,7 +17,7 @@ import pg from "pg";
 import type { AtsproUser } from "../../src/emulator/atspro-generator.js";
 import { Random } from "../../src/emulator/atspro-generator.js";
 import type { Emulator } from "../../src/emulator/emulator.js";
-import type { WriteAheadLog } from "../../src/emulator/write-ahead-log.js";
+import type { WriteAheadLog, WriteBatch } from "../../src/emulator/write-ahead-log.js";
 import type { CompiledMapping } from "../../src/mapping/compile-mapping.js";
 import { DaemonProcess, type DaemonTarget, writeDaemonConfig } from "./daemon-process.js";
 import { ReplicationTap } from "./replication-tap.js";
@@ -383,6 +383,7 @@ class KillLoop {
     startedAt: number,
   ): Promise<{ reached: boolean; delayMs: number; lock?: pg.Client }> {
     const tap = this.tap;
+    const wal = this.emulator.state.wal;
     const streaming = (): boolean => tap.tails.length > 0 || !daemon.running;
     // The first streaming kill may wait for the whole initial snapshot.
     const deadline = 120_000;
@@ -405,10 +406,13 @@ class KillLoop {
         return { reached, delayMs };
       }
       case "tail-unapplied": {
+        // An answer with more to come that does not end inside a source transaction.
         const reached = await tap.until(() => {
           const answered = tap.lastAnswered;
+          const upTo = answered?.lastIncluded ?? 0n;
           return (
-            !daemon.running || (answered?.checkMore === true && (answered.lastIncluded ?? 0n) > 0n)
+            !daemon.running ||
+            (answered?.checkMore === true && upTo > 0n && groupAround(wal, upTo) === undefined)
           );
         }, deadline);
         const delayMs = this.random.int(0, 80);
@@ -416,12 +420,10 @@ class KillLoop {
         return { reached, delayMs };
       }
       case "mid-transaction": {
-        const group = this.load.groups[this.load.groups.length - 1];
+        // An answer that ends inside a source transaction (the big one prepared, or another).
         const reached = await tap.until(() => {
           const upTo = tap.lastAnswered?.lastIncluded ?? 0n;
-          return (
-            !daemon.running || (group !== undefined && group.start <= upTo && upTo < group.end)
-          );
+          return !daemon.running || (upTo > 0n && groupAround(wal, upTo) !== undefined);
         }, deadline);
         const delayMs = this.random.int(0, 40);
         await sleep(delayMs);
@@ -505,9 +507,10 @@ class KillLoop {
     const applied = checkpoint.appliedTick;
     const read = maxTick(evidence.requestedFrom, evidence.answeredUpTo);
     if (read > applied) {
-      return transactionOpenAt(this.emulator.state.wal, read, applied)
-        ? "mid-transaction"
-        : "tail-unapplied";
+      // Inside a source transaction that began after the checkpoint: its begin read, its
+      // commit not.
+      const group = groupAround(this.emulator.state.wal, read);
+      return group !== undefined && group.start > applied ? "mid-transaction" : "tail-unapplied";
     }
     return evidence.inFlight > 0 ? "awaiting-tail" : "after-commit";
   }
@@ -553,19 +556,14 @@ function maxTick(a: bigint, b: bigint): bigint {
 }
 
 /**
- * Whether the daemon, having read the WAL up to `read` and committed up to `applied`, was inside
- * a source transaction: the write batch holding `read` is a transaction group that began after
- * the checkpoint and ends after `read`.
+ * The source transaction (a write batch opened by a 2200 and closed by a 2201) that `tick` lies
+ * in without being its last tick: a reader that got up to `tick` has its begin, not its commit.
  */
-function transactionOpenAt(wal: WriteAheadLog, read: bigint, applied: bigint): boolean {
-  const batch = wal.batchAt(wal.indexOfBatchReaching(read));
-  if (batch === undefined) return false;
-  return (
-    batch.records[0]?.kind === "begin" &&
-    batch.start > applied &&
-    batch.start <= read &&
-    read < batch.end
-  );
+function groupAround(wal: WriteAheadLog, tick: bigint): WriteBatch | undefined {
+  const batch = wal.batchAt(wal.indexOfBatchReaching(tick));
+  if (batch === undefined) return undefined;
+  const inside = batch.records[0]?.kind === "begin" && batch.start <= tick && tick < batch.end;
+  return inside ? batch : undefined;
 }
 
 function describe(evidence: TapEvidence, checkpoint: Checkpoint | undefined): string {

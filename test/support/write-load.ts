@@ -2,7 +2,8 @@
  * A concurrent write load on the emulated ArangoDB, run in the test process against the engine
  * while the daemon works (or lies dead): inserts, overwrite inserts, merge patches, replaces,
  * removes, re-inserts of removed keys, multi-document stream transactions mixing parents and
- * children, big transactions that span many `wal/tail` responses, and now and then a truncate.
+ * children, big transactions that span several `wal/tail` responses, and now and then a
+ * truncate.
  *
  * Deterministic for a seed: the same seed gives the same operations in the same order (when they
  * run relative to the daemon depends on timing, which no test asserts on).
@@ -76,13 +77,6 @@ class KeySet {
   }
 }
 
-/** A committed source transaction that spans WAL ticks `start`..`end` (its 2200 and 2201). */
-export interface SourceGroup {
-  readonly start: bigint;
-  readonly end: bigint;
-  readonly operations: number;
-}
-
 export interface WriteLoadOptions {
   readonly seed: number;
   /** Users that exist in PostgreSQL's "user" table. */
@@ -96,8 +90,6 @@ export class WriteLoad {
   readonly random: Random;
   /** Operations performed, by kind. */
   readonly counts = new Map<string, number>();
-  /** Big transactions committed, in WAL order. */
-  readonly groups: SourceGroup[] = [];
   private readonly live: Record<Family, KeySet>;
   /** Keys removed (by a remove or a truncate) and not inserted again since, per collection. */
   private readonly removed: Record<Family, KeySet>;
@@ -151,7 +143,7 @@ export class WriteLoad {
     const average = this.options.operationsPerTick ?? 1;
     this.timer = setInterval(() => {
       this.burst(this.random.int(0, average * 2));
-      // Rarely, something big: a transaction spanning many tail responses, or a truncate.
+      // Rarely, a transaction spanning several tail responses (truncates are the caller's).
       if (this.random.chance(0.001)) this.bigTransaction(this.random.int(40, 90));
     }, this.options.tickMs ?? 40);
   }
@@ -170,9 +162,7 @@ export class WriteLoad {
    * One stream transaction with `parents` new resumes, a result for each (children next to
    * their parents), patches of existing resumes and a removal: about three operations per parent.
    */
-  bigTransaction(parents: number): SourceGroup {
-    const before = this.state.wal.lastSequence;
-    let operations = 0;
+  bigTransaction(parents: number): void {
     this.transaction((writes) => {
       for (let i = 0; i < parents; i++) {
         const resume = this.insertResume(writes);
@@ -180,15 +170,11 @@ export class WriteLoad {
         if (job !== undefined) this.insertResult(writes, resume, job);
         const other = this.live.resumes.pick(this.random);
         if (other !== undefined && other !== resume) this.patch(writes, "resumes", other);
-        operations += 3;
       }
       const gone = this.live.documents.pick(this.random);
       if (gone !== undefined) this.remove(writes, "documents", gone);
     });
-    const group = { start: before + 1n, end: this.state.wal.lastSequence, operations };
-    this.groups.push(group);
     this.count("big-transaction");
-    return group;
   }
 
   /** Truncates a collection (a transaction of removals, or one 2004 marker when it is big). */
