@@ -102,9 +102,12 @@ export async function renderMetricsDoc(): Promise<string> {
     "## Lag and latency",
     "",
     "- `lag_seconds` is the age of the oldest change not yet applied to PostgreSQL, from the",
-    "  write time its `_rev` carries; 0 when caught up. It is computed when scraped: it keeps",
-    "  rising while a change waits, and falls to 0 when the source goes idle instead of keeping",
-    '  its last value. "Caught up" holds for ' +
+    "  write time its `_rev` carries; 0 when caught up. A change read and not applied counts",
+    "  from its own write time until it is applied, also when it belongs to a source transaction",
+    "  larger than `sync.maxOperationsPerUnit`, held and staged over several fetches while other",
+    "  batches commit. It is computed when scraped: it keeps rising while a change waits, and",
+    "  falls to 0 when the source goes idle instead of keeping its last value.",
+    '  "Caught up" holds for ' +
       `${DEFAULT_LAG_GRACE_MS / 1000} s after a complete \`wal/tail\` poll; when no`,
     "  poll confirms it for longer (the tailer is stuck or ArangoDB unreachable), the lag is the",
     "  time since the last confirmation. While the server reports more data than was read",

@@ -139,6 +139,14 @@ export class TransactionAssembler {
     };
   }
 
+  /**
+   * The operations of the group held in memory, in stream order: read, and not part of any unit
+   * emitted yet (the daemon reports their write times as waiting).
+   */
+  get heldOperations(): readonly DocumentMarker[] {
+    return this.open?.operations ?? [];
+  }
+
   /** Feeds one marker; returns the units it completes, in stream order. */
   push(marker: Marker): AssembledUnit[] {
     switch (marker.kind) {

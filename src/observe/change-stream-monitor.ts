@@ -237,7 +237,8 @@ export class ChangeStreamMonitor {
   private flushed: bigint;
   private processed = 0;
   private stopped = false;
-  private up = false;
+  /** Undefined until the first connection succeeds or fails, so that a first failure reports down. */
+  private up: boolean | undefined;
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
@@ -288,7 +289,7 @@ export class ChangeStreamMonitor {
     this.wake?.();
     await this.service.stop().catch(() => undefined);
     await this.running;
-    // No event: the daemon is stopping, and a "not reading" warning would only be noise.
+    // No event: the daemon is stopping, and a "not reading" line would only be noise.
     this.up = false;
   }
 
@@ -308,7 +309,8 @@ export class ChangeStreamMonitor {
       }
       if (this.isStopped()) break;
       // A stream that ran ends the series of failures; one that never started adds to it.
-      failures = this.up ? 1 : failures + 1;
+      failures = this.up === true ? 1 : failures + 1;
+      this.options.events.emit("target:changeStreamFailed", { message: reason, attempt: failures });
       this.setUp(false, reason);
       const waitMs = Math.min(minMs * 2 ** Math.min(failures - 1, 10), maxMs);
       await new Promise<void>((resolve) => {

@@ -3,8 +3,12 @@
  *
  * - Liveness (`/healthz`): the main loop is not stuck. The pipeline reports `pipeline:alive` on
  *   every turn of its loop, waiting included; a heartbeat older than `staleAfterMs` means the loop
- *   is stuck and a restart may help. Dependencies are deliberately not checked: restarting because
- *   ArangoDB is down only adds a restart storm to the outage.
+ *   is stuck and a restart may help. One turn can hold a commit that takes longer than that: a
+ *   staged large transaction is applied in one PostgreSQL transaction, chunk by chunk. Each chunk
+ *   applied (`apply:stagedProgress` with a count that moved) counts as a heartbeat, so a long but
+ *   progressing commit is alive while one that stops progressing goes stale like any stuck loop.
+ *   Dependencies are deliberately not checked: restarting because ArangoDB is down only adds a
+ *   restart storm to the outage.
  * - Readiness (`/readyz`): the mirror is usable. Not before the snapshot is done (phase streaming
  *   or cutover), not while the last call to ArangoDB or PostgreSQL failed, not once shutdown began.
  */
@@ -25,6 +29,8 @@ export interface Liveness {
   readonly alive: boolean;
   readonly heartbeatAgeSeconds: number;
   readonly staleAfterSeconds: number;
+  /** What the loop is busy with when a turn takes long: a staged transaction being applied. */
+  readonly activity?: string;
 }
 
 export interface ReadinessCheck {
@@ -58,6 +64,8 @@ export class HealthState {
   private source: Reachability = { state: "unknown" };
   private target: Reachability = { state: "unknown" };
   private stopping: string | undefined;
+  /** The staged transaction being applied, as last reported; undefined outside such a commit. */
+  private staged: { readonly applied: number; readonly total: number } | undefined;
 
   constructor(options: HealthOptions = {}) {
     this.clock = options.clock ?? Date.now;
@@ -73,11 +81,27 @@ export class HealthState {
 
   liveness(): Liveness {
     const ageMs = Math.max(0, this.clock() - this.lastAliveMs);
+    const staged = this.staged;
     return {
       alive: ageMs <= this.staleAfterMs,
       heartbeatAgeSeconds: ageMs / 1000,
       staleAfterSeconds: this.staleAfterMs / 1000,
+      ...(staged === undefined
+        ? {}
+        : {
+            activity: `applying a staged transaction: ${staged.applied} of ${staged.total} changes`,
+          }),
     };
+  }
+
+  /**
+   * A chunk of a staged transaction was applied. Only a count that moved is progress: the same
+   * report again says nothing about the loop.
+   */
+  private stagedProgress(applied: number, total: number): void {
+    const last = this.staged;
+    if (last === undefined || last.applied !== applied || last.total !== total) this.touch();
+    this.staged = { applied, total };
   }
 
   readiness(): Readiness {
@@ -101,7 +125,11 @@ export class HealthState {
     const up = { state: "up" } as const;
     const offs = [
       events.on("pipeline:alive", () => {
+        this.staged = undefined;
         this.touch();
+      }),
+      events.on("apply:stagedProgress", (e) => {
+        this.stagedProgress(e.appliedChanges, e.totalChanges);
       }),
       events.on("pipeline:phase", (e) => {
         this.phase = e.phase;
@@ -129,9 +157,11 @@ export class HealthState {
         this.target = up;
       }),
       events.on("apply:batchCommitted", () => {
+        this.staged = undefined;
         this.target = up;
       }),
       events.on("target:error", (e) => {
+        this.staged = undefined;
         this.target = { state: "down", kind: e.kind };
       }),
     ];

@@ -6,6 +6,9 @@
  *
  * What is known about the unapplied changes, from most to least precise:
  * 1. Changes fetched but not applied: their `_rev` write times are known, so the lag is exact.
+ *    Each poll reports its oldest; each commit reports the oldest of what the daemon still holds
+ *    after it (later units of the same fetch, a group still open, parts of a large transaction
+ *    staged in PostgreSQL), which replaces what the polls accumulated.
  * 2. The server said it has more (`checkmore`), or a snapshot or gap means the WAL has not been read
  *    up to now: the oldest unread change was written after the newest change already read and
  *    after the last time a poll came back complete. Age from that floor is an upper bound.

@@ -5,8 +5,8 @@
  * is written, so a password quoted inside an error message or a stack trace is caught too.
  *
  * `attachLogging` turns pipeline events into log lines: phase changes, snapshot progress and
- * consistency results at info, batch commits at debug, dead letters and foreign writes at warn,
- * WAL gaps at error.
+ * consistency results at info, batch commits at debug, dead letters, foreign writes and the first
+ * of a series of heartbeat or change-stream failures at warn, WAL gaps at error.
  */
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { LOG_LEVELS } from "../config/config-schema.js";
@@ -76,6 +76,7 @@ export function attachLogging(
   const log = logger.child({ module: "pipeline" });
   let sourceUp: boolean | undefined;
   let targetUp: boolean | undefined;
+  let heartbeatFailing = false;
   let snapshot = new Map<string, SnapshotCollectionProgress>();
 
   const sourceReached = (how: string, detail: Record<string, unknown> = {}): void => {
@@ -145,6 +146,17 @@ export function attachLogging(
         "wal/range",
       );
     },
+    "source:heartbeatWritten": () => {
+      if (heartbeatFailing) log.info("heartbeat written again");
+      heartbeatFailing = false;
+    },
+    "source:heartbeatFailed": (e) => {
+      heartbeatFailing = true;
+      // One warning per series of failures, not one per beat.
+      const fields = { kind: e.kind, attempt: e.attempt, error: e.message };
+      if (e.attempt > 1) log.debug(fields, "heartbeat write failed");
+      else log.warn(fields, "heartbeat write failed; trying again every interval");
+    },
     "target:connected": () => {
       targetReached();
     },
@@ -161,11 +173,18 @@ export function attachLogging(
       );
     },
     "target:changeStream": (e) => {
+      // Going down is logged with its cause by target:changeStreamFailed.
       if (e.up) log.info("reading PostgreSQL's change stream: foreign writes are counted");
+      else log.debug({ reason: e.reason }, "not reading PostgreSQL's change stream");
+    },
+    "target:changeStreamFailed": (e) => {
+      // One warning per series of failures; the reconnection attempts after it at debug.
+      const fields = { attempt: e.attempt, error: e.message };
+      if (e.attempt > 1) log.debug(fields, "PostgreSQL change stream still not readable");
       else
         log.warn(
-          { reason: e.reason },
-          "not reading PostgreSQL's change stream: foreign writes are not counted",
+          fields,
+          "cannot read PostgreSQL's change stream: foreign writes are not counted until it is read again; retrying",
         );
     },
     "snapshot:started": (e) => {
@@ -231,6 +250,12 @@ export function attachLogging(
           events: e.events.reduce((sum, c) => sum + c.count, 0),
         },
         "batch committed",
+      );
+    },
+    "apply:stagedProgress": (e) => {
+      log.debug(
+        { appliedChanges: e.appliedChanges, totalChanges: e.totalChanges },
+        "applying a staged transaction",
       );
     },
     "apply:deadLettered": (e) => {

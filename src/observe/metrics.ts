@@ -184,13 +184,13 @@ export const METRICS = {
   sourceErrors: define({
     name: `${METRIC_PREFIX}source_errors_total`,
     type: "counter",
-    help: `Failed calls to ArangoDB, by kind (${SOURCE_ERROR_KINDS.join(", ")}).`,
+    help: `Failed calls to ArangoDB, by kind (${SOURCE_ERROR_KINDS.join(", ")}): heartbeat counts failed heartbeat writes, whatever their cause; the others classify the pipeline's own calls.`,
     labelNames: ["kind"],
   }),
   targetErrors: define({
     name: `${METRIC_PREFIX}target_errors_total`,
     type: "counter",
-    help: `Failed PostgreSQL operations, by kind (${TARGET_ERROR_KINDS.join(", ")}).`,
+    help: `Failed PostgreSQL operations, by kind (${TARGET_ERROR_KINDS.join(", ")}): change_stream counts failures to read PostgreSQL's change stream (a lost or refused replication connection, a slot that cannot be looked up); the others classify the pipeline's own operations.`,
     labelNames: ["kind"],
   }),
   sourceBytes: define({
@@ -244,7 +244,7 @@ export const METRICS = {
   changeStreamUp: define({
     name: `${METRIC_PREFIX}change_stream_up`,
     type: "gauge",
-    help: "1 while the daemon reads PostgreSQL's change stream (its replication slot exists and is read), 0 otherwise: foreign writes and visible latency are measured only then.",
+    help: "1 while the daemon reads PostgreSQL's change stream, 0 while it is meant to and cannot (the connection is lost or refused, the slot cannot be looked up), NaN while the change stream is off (no replication slot in the daemon's database, or the snapshot command): foreign writes and visible latency are measured only at 1.",
     labelNames: [],
   }),
   visibleLatency: define({
@@ -312,7 +312,7 @@ export interface MetricsOptions {
   readonly version?: string;
   /**
    * How long one complete `wal/tail` poll vouches for "caught up" (lag-tracker.ts). Default 15 s:
-   * well above the tailer's longest idle wait (2.5 s), well below the lag alert's threshold.
+   * well above the tailer's longest idle wait (1 s), well below the lag alert's threshold.
    */
   readonly lagGraceMs?: number;
 }
@@ -475,6 +475,11 @@ export class SyncMetrics {
         this.m.sourceUp.set(1);
         this.m.walHeadroom.set(Number(e.from - e.tickMin));
       },
+      // The heartbeat's outcome says nothing about the pipeline's calls: source_up stays.
+      "source:heartbeatWritten": () => undefined,
+      "source:heartbeatFailed": () => {
+        this.m.sourceErrors.inc({ kind: "heartbeat" });
+      },
       "target:connected": () => {
         this.m.targetUp.set(1);
       },
@@ -492,6 +497,10 @@ export class SyncMetrics {
       },
       "target:changeStream": (e) => {
         this.m.changeStreamUp.set(e.up ? 1 : 0);
+      },
+      // The mirror is still written: target_up stays.
+      "target:changeStreamFailed": () => {
+        this.m.targetErrors.inc({ kind: "change_stream" });
       },
       "snapshot:started": (e) => {
         this.m.sourceUp.set(1);
@@ -537,6 +546,8 @@ export class SyncMetrics {
         }
         this.lag.committed(e);
       },
+      // Liveness during a long commit: health's business; the commit itself is counted when it ends.
+      "apply:stagedProgress": () => undefined,
       "apply:deadLettered": (e) => {
         const table = e.table === undefined ? NO_TABLE : this.tableLabel(e.table);
         const reason = deadLetterReasonLabel(e.reason);
@@ -601,7 +612,8 @@ export class SyncMetrics {
     this.setPhase("starting");
     for (const g of [m.sourceTick, m.appliedTick, m.applyLastCommit, m.walHeadroom]) g.set(NaN);
     m.queueCapacityBytes.set(NaN);
-    m.changeStreamUp.set(0);
+    // Off until the daemon finds the slot and starts reading it (target:changeStream).
+    m.changeStreamUp.set(NaN);
     m.walRetentionRefreshed.set(startMs / 1000);
     const collections = [...this.collections, UNMAPPED_COLLECTION];
     for (const collection of collections) {

@@ -38,18 +38,38 @@ export type EventOp = (typeof EVENT_OPS)[number];
 export const ROW_OPS = ["upsert", "delete", "truncate"] as const;
 export type RowOp = (typeof ROW_OPS)[number];
 
+/**
+ * The `kind` label of `source_errors_total`: how a failed call of the pipeline to ArangoDB was
+ * classified, or `heartbeat` for a failed heartbeat write (whatever its class, which its log line
+ * gives). The heartbeat has a kind of its own because its failures say nothing about the stream:
+ * they neither mark ArangoDB unreachable nor affect readiness.
+ */
 export const SOURCE_ERROR_KINDS = [
   "unavailable",
   "auth",
   "protocol",
   "batch_expired",
   "other",
+  "heartbeat",
 ] as const;
-export type SourceErrorKind = (typeof SOURCE_ERROR_KINDS)[number];
+/** How a failed call to ArangoDB was classified (`source:error`). */
+export type SourceErrorKind = Exclude<(typeof SOURCE_ERROR_KINDS)[number], "heartbeat">;
 
-/** `conflict`: serialization failures and deadlocks (40001, 40P01), retried by the sink. */
-export const TARGET_ERROR_KINDS = ["unavailable", "rejected", "conflict", "other"] as const;
-export type TargetErrorKind = (typeof TARGET_ERROR_KINDS)[number];
+/**
+ * The `kind` label of `target_errors_total`. `conflict`: serialization failures and deadlocks
+ * (40001, 40P01), retried by the sink. `change_stream`: the change-stream monitor could not read
+ * PostgreSQL's change stream (connection lost or refused, slot unusable); like the heartbeat's,
+ * these failures do not mark the target unreachable, since the mirror itself is still written.
+ */
+export const TARGET_ERROR_KINDS = [
+  "unavailable",
+  "rejected",
+  "conflict",
+  "other",
+  "change_stream",
+] as const;
+/** How a failed PostgreSQL operation of the pipeline was classified (`target:error`). */
+export type TargetErrorKind = Exclude<(typeof TARGET_ERROR_KINDS)[number], "change_stream">;
 
 /**
  * Why an event was dead-lettered: the sink's own codes, the mapping's row failure reasons
@@ -218,6 +238,20 @@ export interface SyncEventMap {
   };
   /** `wal/range`: the oldest tick the server still holds, against our resume position. */
   "source:walRange": { readonly tickMin: Tick; readonly tickMax: Tick; readonly from: Tick };
+  /** A heartbeat document was written (`sync.heartbeat`). */
+  "source:heartbeatWritten": NoPayload;
+  /**
+   * A heartbeat write failed; the next one is tried at the next interval. Counted apart from the
+   * pipeline's calls (`source_errors_total{kind="heartbeat"}`): it does not change `source_up`
+   * or readiness.
+   */
+  "source:heartbeatFailed": {
+    /** How the failure was classified. */
+    readonly kind: SourceErrorKind;
+    readonly message: string;
+    /** Consecutive failures so far, this one included. */
+    readonly attempt: number;
+  };
 
   /** A connection to PostgreSQL was made or checked. */
   "target:connected": NoPayload;
@@ -250,8 +284,22 @@ export interface SyncEventMap {
      */
     readonly writeTimesMs: readonly number[];
   };
-  /** The change-stream monitor started or stopped reading (foreign writes are seen only while up). */
+  /**
+   * The change-stream monitor started reading, or stopped reading while it is meant to read
+   * (foreign writes are seen only while up). Never emitted when the change stream is off (no
+   * slot): `change_stream_up` then stays NaN rather than reading as down.
+   */
   "target:changeStream": { readonly up: boolean; readonly reason?: string | undefined };
+  /**
+   * Reading PostgreSQL's change stream failed: the replication connection could not be made or
+   * was lost (the monitor reconnects with back-off), or the slot could not be looked up. Counted
+   * as `target_errors_total{kind="change_stream"}`; `target_up` and readiness are not affected.
+   */
+  "target:changeStreamFailed": {
+    readonly message: string;
+    /** Consecutive failures so far, this one included. */
+    readonly attempt: number;
+  };
 
   /** A snapshot (initial, or after a gap) pinned a batch at `tick`. */
   "snapshot:started": {
@@ -272,6 +320,16 @@ export interface SyncEventMap {
 
   /** One PostgreSQL transaction committed: rows, journal, dead letters and the checkpoint. */
   "apply:batchCommitted": BatchCommitted;
+  /**
+   * A staged large transaction is being applied (one PostgreSQL transaction that can take
+   * minutes): reported after each chunk. Progress of the loop for `/healthz`, which would
+   * otherwise see no turn of the loop until the commit ends.
+   */
+  "apply:stagedProgress": {
+    /** Changes of the transaction applied so far, in its still uncommitted PostgreSQL transaction. */
+    readonly appliedChanges: number;
+    readonly totalChanges: number;
+  };
   /** One event was dead-lettered (in the batch that just committed). */
   "apply:deadLettered": DeadLettered;
   /** Rows of a table were parked (parent missing) or left the parking (parent arrived). */

@@ -183,7 +183,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     await listUnmappedCollections(api, mapping, status, events);
 
     if (heartbeat !== undefined && !once) {
-      const writer = startHeartbeat(connection, heartbeat, syncerId, log);
+      const writer = startHeartbeat(connection, heartbeat, syncerId, events);
       cleanups.push({ what: "stopping the heartbeat", run: () => writer.stop() });
     }
     if (!once) {
@@ -317,28 +317,30 @@ async function listUnmappedCollections(
   }
 }
 
+/** The heartbeat, reporting each beat as an event (counted and logged by their subscribers). */
 function startHeartbeat(
   connection: ArangoConnection,
   settings: NonNullable<Config["sync"]["heartbeat"]>,
   syncerId: string,
-  log: Logger,
+  events: SyncEvents,
 ): HeartbeatWriter {
-  let failing = false;
+  let failures = 0;
   const writer = new HeartbeatWriter(connection, {
     collection: settings.collection,
     intervalMs: settings.intervalSeconds * 1000,
     key: syncerId,
     writer: "arango-pg-sync",
     onError: (error) => {
-      // One warning per outage, not one per beat.
-      const fields = { collection: settings.collection, error: error.message };
-      if (failing) log.debug(fields, "heartbeat write failed");
-      else log.warn(fields, "heartbeat write failed; trying again every interval");
-      failing = true;
+      failures += 1;
+      events.emit("source:heartbeatFailed", {
+        kind: sourceErrorKind(error.code),
+        message: messageOf(error),
+        attempt: failures,
+      });
     },
     onWritten: () => {
-      if (failing) log.info({ collection: settings.collection }, "heartbeat written again");
-      failing = false;
+      failures = 0;
+      events.emit("source:heartbeatWritten", {});
     },
   });
   writer.start();
@@ -362,10 +364,13 @@ async function startChangeStream(context: {
   try {
     state = await readChangeStreamSlot({ pgUrl: context.pgUrl, slot });
   } catch (error) {
-    context.log.warn(
-      { slot, error: messageOf(error) },
-      "cannot look up the change-stream slot; foreign writes are not counted",
-    );
+    // Whether the stream is meant to be read is unknown: it is reported down, not off, so that
+    // change_stream_up reads 0 and the alert on it fires.
+    context.events.emit("target:changeStreamFailed", {
+      message: `cannot look up the change-stream slot ${slot}: ${messageOf(error)}`,
+      attempt: 1,
+    });
+    context.events.emit("target:changeStream", { up: false, reason: "slot lookup failed" });
     return undefined;
   }
   if (state === undefined) {
@@ -484,6 +489,10 @@ function alongside(own: DaemonObserver, extra: DaemonObserver | undefined): Daem
     parkedRetried: (info) => {
       own.parkedRetried?.(info);
       extra.parkedRetried?.(info);
+    },
+    stagedApplying: (info) => {
+      own.stagedApplying?.(info);
+      extra.stagedApplying?.(info);
     },
     gap: (info) => {
       own.gap?.(info);

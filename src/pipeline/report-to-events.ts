@@ -135,9 +135,7 @@ export function reportToEvents(options: ReportToEventsOptions): DaemonObserver {
         rows: rowCounts(info.counts),
         events: collectionEvents,
         writeTimesMs: origin === "stream" ? writeTimesOf(info.revisions) : [],
-        // The daemon commits everything it fetched before it fetches more; what it still holds
-        // (an incomplete source transaction) has write times the poll already reported.
-        oldestPendingWriteMs: undefined,
+        oldestPendingWriteMs: info.oldestPendingWriteMs,
       });
       deadLettered(info.counts);
       if (info.counts.parked > 0 || info.counts.unparked > 0) options.recount?.();
@@ -177,6 +175,10 @@ export function reportToEvents(options: ReportToEventsOptions): DaemonObserver {
       alive();
     },
 
+    stagedApplying({ appliedChanges, totalChanges }) {
+      events.emit("apply:stagedProgress", { appliedChanges, totalChanges });
+    },
+
     gap({ from }) {
       events.emit("source:walGap", { from, collections: mapping.collections });
       alive();
@@ -192,7 +194,7 @@ export function reportToEvents(options: ReportToEventsOptions): DaemonObserver {
       alive();
     },
 
-    parkedRetried({ durationMs, counts, committedAt }) {
+    parkedRetried({ durationMs, counts, committedAt, oldestPendingWriteMs }) {
       const rows = rowCounts(counts);
       if (rows.length > 0 && appliedTick !== undefined) {
         events.emit("apply:batchCommitted", {
@@ -204,7 +206,7 @@ export function reportToEvents(options: ReportToEventsOptions): DaemonObserver {
           // Parked rows are changes counted when they arrived; their write times are old.
           events: [],
           writeTimesMs: [],
-          oldestPendingWriteMs: undefined,
+          oldestPendingWriteMs,
         });
       }
       deadLettered(counts);

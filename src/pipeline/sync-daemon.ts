@@ -30,7 +30,12 @@ import type { TargetStore } from "../sink/target-store.js";
 import type { ReplicationApi } from "../source/replication-api.js";
 import { SnapshotReader } from "../source/snapshot-reader.js";
 import { WalTailer } from "../source/wal-tailer.js";
-import { writeTimeRange } from "./change-write-times.js";
+import {
+  earliest,
+  oldestWriteFrom,
+  oldestWriteOfUnit,
+  writeTimeRange,
+} from "./change-write-times.js";
 import { type CollectionEventCounts, mapUnits } from "./map-units.js";
 
 export interface DaemonOptions {
@@ -77,6 +82,13 @@ export interface DaemonObserver {
     events: Map<string, CollectionEventCounts>;
     revisions: readonly string[];
     committedAt: number;
+    /**
+     * Write time (decoded `_rev`) of the oldest change read from the WAL and still not applied
+     * after this commit: parts of a large transaction staged in PostgreSQL, units of the same
+     * fetch applied after this one, a group still open in the assembler. Undefined when nothing
+     * read is waiting (or nothing waiting carries a write time).
+     */
+    oldestPendingWriteMs: number | undefined;
   }): void;
   snapshotProgress?(info: { collection: string; documents: number; done: boolean }): void;
   /**
@@ -93,7 +105,14 @@ export interface DaemonObserver {
     durationMs: number;
     counts: Awaited<ReturnType<TargetStore["retryParked"]>>;
     committedAt: number;
+    /** As for `committed`. */
+    oldestPendingWriteMs: number | undefined;
   }): void;
+  /**
+   * A staged large transaction is being applied in its one PostgreSQL transaction: called after
+   * each chunk of it, so a commit that takes minutes is seen progressing.
+   */
+  stagedApplying?(info: { appliedChanges: number; totalChanges: number }): void;
   gap?(info: { from: bigint }): void;
   sourceRetry?(error: SyncError, attempt: number, waitMs: number): void;
   skipped?(reason: string, count: number): void;
@@ -106,6 +125,8 @@ export class SyncDaemon {
   private lastParkedRetry = 0;
   /** Operations of the large transaction staged so far (its next part's first sequence number). */
   private stagedOperations = 0;
+  /** Oldest write time among the staged parts: read from the WAL, not applied yet. */
+  private stagedOldestWriteMs: number | undefined;
 
   constructor(
     private readonly api: ReplicationApi,
@@ -349,6 +370,7 @@ export class SyncDaemon {
     // Parts staged by an earlier run belong to a transaction the checkpoint will read again.
     await this.store.discardStaged();
     this.stagedOperations = 0;
+    this.stagedOldestWriteMs = undefined;
     const tailer = new WalTailer(
       this.api,
       { from: start.appliedTick, lastScanned: start.lastScanned ?? 0n },
@@ -417,6 +439,10 @@ export class SyncDaemon {
           { phase: "resnapshotting", snapshot: {} },
         );
         await this.snapshot("resnapshotting", signal);
+        // Parts staged before the gap belong to a group the new assembler never completes.
+        await this.store.discardStaged();
+        this.stagedOperations = 0;
+        this.stagedOldestWriteMs = undefined;
         const resumed = this.checkpoint?.appliedTick ?? 0n;
         tailer.reset({ from: resumed, lastScanned: 0n });
         assembler = new TransactionAssembler({
@@ -426,19 +452,35 @@ export class SyncDaemon {
         this.setPhase("streaming");
         continue;
       }
+      // What is read and not applied after each commit, for the lag (lag-tracker.ts): the units
+      // of this fetch not applied yet, the group the assembler holds, and the staged parts.
+      const isLargePart = (unit: AssembledUnit): unit is TransactionUnit =>
+        unit.kind === "transaction" && (unit.partial || unit.part > 0);
+      // Only a large part splits the batch into several commits; without one, nothing of this
+      // fetch waits after its single commit and the pass over it is skipped.
+      const oldestFrom = units.some(isLargePart) ? oldestWriteFrom(units) : [];
+      const held = writeTimeRange(assembler.heldOperations).oldestMs;
+      const waitingFrom = (index: number): number | undefined =>
+        earliest(earliest(oldestFrom[index], held), this.stagedOldestWriteMs);
       // Parts of a source transaction too large for memory are staged in PostgreSQL and applied
       // with the transaction's last part; everything else is applied in one batch.
       let whole: AssembledUnit[] = [];
-      for (const unit of units) {
-        if (unit.kind === "transaction" && (unit.partial || unit.part > 0)) {
+      for (const [index, unit] of units.entries()) {
+        if (isLargePart(unit)) {
           await this.applyUnits(
             whole,
             [],
             tailer.current.lastScanned,
             whole.at(-1)?.safeResumeTick,
+            waitingFrom(index),
           );
           whole = [];
-          await this.applyLargeTransactionPart(unit, tailer.current.lastScanned);
+          await this.applyLargeTransactionPart(
+            unit,
+            tailer.current.lastScanned,
+            oldestFrom[index + 1],
+            held,
+          );
         } else {
           whole.push(unit);
         }
@@ -448,19 +490,24 @@ export class SyncDaemon {
         deadLetters,
         tailer.current.lastScanned,
         assembler.safeResumeTick,
+        waitingFrom(units.length),
       );
-      await this.retryParkedWhenDue();
+      await this.retryParkedWhenDue(waitingFrom(units.length));
       if (caughtUp && this.options.stopWhenCaughtUp === true && assembler.openGroup === undefined)
         return;
     }
   }
 
-  /** Maps whole units and commits them with the checkpoint at `safeTick` (skipped when nothing moved). */
+  /**
+   * Maps whole units and commits them with the checkpoint at `safeTick` (skipped when nothing
+   * moved); `oldestPendingWriteMs` is what stays waiting after this commit.
+   */
   private async applyUnits(
     units: readonly AssembledUnit[],
     deadLetters: DeadLetter[],
     lastScanned: bigint,
     safeTick: bigint | undefined,
+    oldestPendingWriteMs: number | undefined,
   ): Promise<void> {
     const mapped = mapUnits(units, this.catalog, this.options.mapping, {
       journal: this.options.journal,
@@ -487,23 +534,29 @@ export class SyncDaemon {
       { phase: "streaming", appliedTick, lastScanned },
       mapped.events,
       mapped.revisions,
+      oldestPendingWriteMs,
     );
   }
 
   /**
    * One part of a source transaction larger than `maxOperationsPerUnit`: a partial part is staged
    * with the checkpoint still before the transaction; the last part applies everything staged in
-   * one PostgreSQL transaction (DESIGN.md §2 invariants 3 and 6).
+   * one PostgreSQL transaction (DESIGN.md §2 invariants 3 and 6). `laterWriteMs` and `heldWriteMs`
+   * are the oldest write times of the units read after this one and of the group the assembler
+   * holds: what still waits once this part is applied.
    */
   private async applyLargeTransactionPart(
     unit: TransactionUnit,
     lastScanned: bigint,
+    laterWriteMs: number | undefined,
+    heldWriteMs: number | undefined,
   ): Promise<void> {
     const groupKey = `${unit.tid}@${unit.groupFirstTick}`;
     if (unit.end === "abort") {
       // Never produced by RocksDB (protocol §9); if it were, nothing of the group may apply.
       await this.store.discardStaged();
       this.stagedOperations = 0;
+      this.stagedOldestWriteMs = undefined;
       return;
     }
     const mapped = mapUnits([unit], this.catalog, this.options.mapping, {
@@ -524,12 +577,19 @@ export class SyncDaemon {
     if (unit.partial) {
       await this.store.stage(groupKey, this.stagedOperations, input);
       this.stagedOperations += mapped.changes.length;
+      this.stagedOldestWriteMs = earliest(this.stagedOldestWriteMs, oldestWriteOfUnit(unit));
       this.checkpoint = checkpoint;
       return;
     }
     const started = performance.now();
-    const counts = await this.store.applyStaged(groupKey, input);
+    const totalChanges = this.stagedOperations + mapped.changes.length;
+    const counts = await this.store.applyStaged(groupKey, input, {
+      onProgress: (appliedChanges) => {
+        this.observer.stagedApplying?.({ appliedChanges, totalChanges });
+      },
+    });
     this.stagedOperations = 0;
+    this.stagedOldestWriteMs = undefined;
     this.checkpoint = checkpoint;
     this.observer.committed?.({
       durationMs: performance.now() - started,
@@ -539,6 +599,7 @@ export class SyncDaemon {
       events: mapped.events,
       revisions: mapped.revisions,
       committedAt: Date.now(),
+      oldestPendingWriteMs: earliest(laterWriteMs, heldWriteMs),
     });
   }
 
@@ -559,7 +620,7 @@ export class SyncDaemon {
     return markers;
   }
 
-  private async retryParkedWhenDue(): Promise<void> {
+  private async retryParkedWhenDue(oldestPendingWriteMs: number | undefined): Promise<void> {
     const now = Date.now();
     if (now - this.lastParkedRetry < this.options.parkedRetryIntervalMs) return;
     this.lastParkedRetry = now;
@@ -569,6 +630,7 @@ export class SyncDaemon {
       durationMs: performance.now() - started,
       counts,
       committedAt: Date.now(),
+      oldestPendingWriteMs,
     });
   }
 
@@ -603,6 +665,7 @@ export class SyncDaemon {
     checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>,
     events = new Map<string, CollectionEventCounts>(),
     revisions: readonly string[] = [],
+    oldestPendingWriteMs?: number,
   ): Promise<void> {
     const next = this.nextCheckpoint(checkpoint);
     const started = performance.now();
@@ -622,6 +685,7 @@ export class SyncDaemon {
       events,
       revisions,
       committedAt: Date.now(),
+      oldestPendingWriteMs,
     });
   }
 }

@@ -64,6 +64,13 @@ interface PendingRow {
   readonly documentJson: string | undefined;
 }
 
+export interface StagedApplyOptions {
+  /** Staged changes read and applied per statement round (bounds memory). */
+  readonly chunkSize?: number;
+  /** Called with the number of changes applied so far, after each chunk and the last part. */
+  readonly onProgress?: (appliedChanges: number) => void;
+}
+
 const PARKED_DEFAULT_TIMEOUT_SECONDS = 3600;
 
 export class BatchApplier {
@@ -172,16 +179,21 @@ export class BatchApplier {
    * Applies a staged transaction: its staged parts in order, in chunks of `chunkSize` so memory
    * stays bounded, then `input` (its last part), all in ONE PostgreSQL transaction with the
    * checkpoint (DESIGN.md §2 invariant 3). The journal records the staged parts too.
+   *
+   * One such commit can run for minutes; `onProgress` is called after each chunk and after the
+   * last part with the changes applied so far, so the caller can show that it is progressing.
    */
   async applyStaged(
     client: ClientBase,
     groupKey: string,
     input: ApplyInput,
-    chunkSize = 2000,
+    options: StagedApplyOptions = {},
   ): Promise<ApplyCounts> {
+    const chunkSize = options.chunkSize ?? 2000;
     await client.query("BEGIN");
     try {
       const counts = emptyCounts(input.deadLetters);
+      let applied = 0;
       let after = -1;
       for (;;) {
         const staged = await client.query<{ seq: string; change: string }>(
@@ -196,8 +208,12 @@ export class BatchApplier {
         await this.applyChanges(client, changes, counts);
         if (this.options.journal) await writeJournal(client, changes);
         after = Number(staged.rows[staged.rows.length - 1]?.seq ?? after);
+        applied += changes.length;
+        options.onProgress?.(applied);
       }
       await this.applyChanges(client, input.changes, counts);
+      applied += input.changes.length;
+      options.onProgress?.(applied);
       await client.query("DELETE FROM arango_sync.staged_changes WHERE group_key = $1", [groupKey]);
       await this.finish(client, input, counts);
       await client.query("COMMIT");

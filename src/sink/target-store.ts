@@ -6,7 +6,12 @@
 import pg from "pg";
 import { SyncError } from "../errors.js";
 import type { CompiledMapping } from "../mapping/compile-mapping.js";
-import { type ApplyCounts, type ApplyInput, BatchApplier } from "./apply-batch.js";
+import {
+  type ApplyCounts,
+  type ApplyInput,
+  BatchApplier,
+  type StagedApplyOptions,
+} from "./apply-batch.js";
 import type { Checkpoint, Phase, SnapshotProgress } from "./changes.js";
 import { targetUnavailable } from "./target-connection.js";
 
@@ -144,9 +149,13 @@ export class TargetStore {
   }
 
   /** Applies a staged transaction and its last part atomically (see BatchApplier.applyStaged). */
-  async applyStaged(groupKey: string, input: ApplyInput): Promise<ApplyCounts> {
+  async applyStaged(
+    groupKey: string,
+    input: ApplyInput,
+    options: StagedApplyOptions = {},
+  ): Promise<ApplyCounts> {
     try {
-      return await this.applier.applyStaged(this.client, groupKey, input);
+      return await this.applier.applyStaged(this.client, groupKey, input, options);
     } catch (error) {
       throw this.classify(error);
     }

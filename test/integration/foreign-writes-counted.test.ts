@@ -192,6 +192,37 @@ describe("foreign writes", () => {
     expect(warnings.find((w) => w.table === "jobs")?.key).toBe(job?.["legacy_id"]);
   });
 
+  it("counts a lost change stream as a target error, warns once, and reads it again", async () => {
+    const running = requireDaemon();
+    const errors = async (): Promise<number> =>
+      sumOf(await running.samples(), `${M}target_errors_total`, { kind: "change_stream" });
+    expect(await errors()).toBe(0);
+    const linesBefore = running.lines.length;
+    const [slot] = await sql(
+      "SELECT pg_terminate_backend(active_pid) AS terminated FROM pg_replication_slots WHERE slot_name = $1",
+      [NAMES.slot],
+    );
+    expect(slot?.["terminated"]).toBe(true);
+    await running.until("the lost stream is counted", async () => (await errors()) >= 1);
+    await running.until("the change stream is read again", async () => {
+      return sumOf(await running.samples(), `${M}change_stream_up`) === 1;
+    });
+    const samples = await running.samples();
+    expect(sumOf(samples, `${M}target_up`)).toBe(1);
+    expect(sumOf(samples, `${M}target_errors_total`, { kind: "unavailable" })).toBe(0);
+    const lines = running.lines
+      .slice(linesBefore)
+      .map((line) => JSON.parse(line) as { level: string; msg: string; attempt?: number });
+    const warnings = lines.filter((line) => line.msg.startsWith("cannot read PostgreSQL's"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: "warn", attempt: 1 });
+    expect(lines.some((line) => line.msg.startsWith("reading PostgreSQL's change stream"))).toBe(
+      true,
+    );
+    // Still counting foreign writes once it is back.
+    await streamedThrough(running);
+  });
+
   it("lets the slot go when the daemon stops, so it can be dropped", async () => {
     expect(await requireDaemon().stop()).toBe(0);
     daemon = undefined;

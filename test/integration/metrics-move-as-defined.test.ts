@@ -278,6 +278,45 @@ describe("metrics of a running daemon", () => {
     const heartbeats = emulator.state.database(SOURCE_DATABASE).collection("sync_heartbeat");
     expect(heartbeats.documents.size).toBe(1);
   });
+
+  it("counts failed heartbeats as source errors of their own kind, without marking ArangoDB down", async () => {
+    const running = requireDaemon();
+    const before = await running.samples();
+    const linesBefore = running.lines.length;
+    // Read-only mode refuses the heartbeat's write; reading the WAL goes on.
+    emulator.state.readOnly = true;
+    try {
+      await running.until("two heartbeats failed", async () => {
+        const failed = delta(before, await running.samples(), `${M}source_errors_total`, {
+          kind: "heartbeat",
+        });
+        return failed >= 2;
+      });
+      const during = await running.samples();
+      expect(sumOf(during, `${M}source_up`)).toBe(1);
+      expect((await running.get("/readyz")).status).toBe(200);
+      for (const kind of ["unavailable", "auth", "protocol", "batch_expired", "other"]) {
+        expect(delta(before, during, `${M}source_errors_total`, { kind }), kind).toBe(0);
+      }
+    } finally {
+      emulator.state.readOnly = false;
+    }
+    const logged = (): { level: string; msg: string }[] =>
+      running.lines
+        .slice(linesBefore)
+        .map((line) => JSON.parse(line) as { level: string; msg: string })
+        .filter((line) => line.msg.startsWith("heartbeat"));
+    await running.until("a heartbeat is written again", () =>
+      logged().some((line) => line.msg === "heartbeat written again"),
+    );
+    const lines = logged();
+    expect(lines[0]).toMatchObject({
+      level: "warn",
+      msg: "heartbeat write failed; trying again every interval",
+    });
+    expect(lines.filter((line) => line.level === "warn")).toHaveLength(1);
+    expect(lines.at(-1)).toMatchObject({ level: "info", msg: "heartbeat written again" });
+  });
 });
 
 function requireDaemon(): ComposedDaemon {

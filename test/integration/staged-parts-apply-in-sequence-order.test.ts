@@ -70,6 +70,7 @@ it("applies every staged part of a large transaction, in one commit", async () =
   const store = await TargetStore.open({ url: database.url, mapping, journal: false });
   const stagedParts: number[] = [];
   const commits: number[] = [];
+  const progress: { appliedChanges: number; totalChanges: number }[] = [];
   const stage = store.stage.bind(store);
   store.stage = (groupKey, firstSeq, input) => {
     stagedParts.push(input.changes.length);
@@ -83,6 +84,7 @@ it("applies every staged part of a large transaction, in one commit", async () =
     };
     const daemon = new SyncDaemon(api, store, options, {
       committed: ({ counts }) => commits.push(counts.rows.get("optimization_results")?.upsert ?? 0),
+      stagedApplying: (info) => progress.push(info),
     });
     await daemon.run(new AbortController().signal);
   } finally {
@@ -92,6 +94,14 @@ it("applies every staged part of a large transaction, in one commit", async () =
 
   expect(stagedParts).toHaveLength(OPERATIONS / 1000 - 1);
   expect(commits.filter((rows) => rows > 0)).toEqual([OPERATIONS]);
+  // The one long commit reports its progress chunk by chunk (2,000 staged changes each), then
+  // its last part, so /healthz sees it moving (observe/health.ts).
+  expect(progress.map((p) => p.appliedChanges)).toEqual([
+    ...Array.from({ length: 9 }, (_, i) => (i + 1) * 2_000),
+    OPERATIONS - 1_000,
+    OPERATIONS,
+  ]);
+  expect(progress.every((p) => p.totalChanges === OPERATIONS)).toBe(true);
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   try {

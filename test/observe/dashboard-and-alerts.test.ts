@@ -204,6 +204,7 @@ describe("prometheus/alerts.yaml", () => {
         "ArangoPgSyncDeadLettersGrowing",
         "ArangoPgSyncDrift",
         "ArangoPgSyncForeignWrites",
+        "ArangoPgSyncChangeStreamDown",
       ]),
     );
     expect(new Set(names).size).toBe(names.length);

@@ -31,6 +31,39 @@ describe("liveness", () => {
     expect(health.liveness()).toMatchObject({ alive: true, heartbeatAgeSeconds: 0 });
   });
 
+  it("stays alive through a staged commit longer than the threshold while its chunks are applied", () => {
+    events.emit("pipeline:alive", {});
+    // One turn of the loop applies a staged transaction for 80 s: longer than staleAfter (30 s),
+    // with a chunk applied every 20 s.
+    for (const applied of [2_000, 4_000, 6_000, 8_000]) {
+      clock.advance(20_000);
+      events.emit("apply:stagedProgress", { appliedChanges: applied, totalChanges: 10_000 });
+      expect(health.liveness()).toMatchObject({ alive: true, heartbeatAgeSeconds: 0 });
+    }
+    expect(health.liveness().activity).toBe("applying a staged transaction: 8000 of 10000 changes");
+    events.emit("apply:batchCommitted", committed());
+    events.emit("pipeline:alive", {});
+    expect(health.liveness()).toEqual({
+      alive: true,
+      heartbeatAgeSeconds: 0,
+      staleAfterSeconds: 30,
+    });
+  });
+
+  it("reports a staged commit that stops progressing as stuck; a repeated report is no progress", () => {
+    events.emit("apply:stagedProgress", { appliedChanges: 2_000, totalChanges: 10_000 });
+    clock.advance(30_001);
+    expect(health.liveness()).toMatchObject({
+      alive: false,
+      activity: "applying a staged transaction: 2000 of 10000 changes",
+    });
+    events.emit("apply:stagedProgress", { appliedChanges: 2_000, totalChanges: 10_000 });
+    expect(health.liveness().alive).toBe(false);
+    // It moves again: alive.
+    events.emit("apply:stagedProgress", { appliedChanges: 4_000, totalChanges: 10_000 });
+    expect(health.liveness().alive).toBe(true);
+  });
+
   it("does not depend on the databases: a failing source does not make the process unhealthy", () => {
     events.emit("source:error", { kind: "unavailable", retryable: true, message: "down" });
     events.emit("target:error", { kind: "unavailable", retryable: true, message: "down" });

@@ -36,6 +36,23 @@ describe("LagTracker", () => {
     expect(lag.lagSeconds(START + 11_000)).toBe(0);
   });
 
+  it("keeps a large transaction staged over several fetches as the oldest change until it is applied", () => {
+    const lag = tracker();
+    // One fetch: a change applied at once, then the first part of a large transaction (T).
+    const transactionStart = START + 1_000;
+    lag.polled(poll(true, START + 500, START + 1_200), START + 2_000);
+    lag.committed({ oldestPendingWriteMs: transactionStart, writeTimesMs: [START + 500] });
+    // Later fetches bring later parts; parked-row retries commit in between.
+    lag.polled(poll(true, START + 1_300, START + 1_400), START + 5_000);
+    lag.committed({ oldestPendingWriteMs: transactionStart, writeTimesMs: [] });
+    lag.polled(poll(true, START + 1_500, START + 1_600), START + 9_000);
+    expect(lag.lagSeconds(START + 10_000)).toBe(9);
+    // Applied, and the server has nothing more: caught up.
+    lag.committed({ oldestPendingWriteMs: undefined, writeTimesMs: [transactionStart] });
+    lag.polled(poll(false), START + 10_500);
+    expect(lag.lagSeconds(START + 11_000)).toBe(0);
+  });
+
   it("while the server has more than was read, measures from the newest change read", () => {
     const lag = tracker();
     lag.polled(poll(true, START + 1_000, START + 5_000), START + 6_000);

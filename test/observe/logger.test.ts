@@ -208,6 +208,35 @@ describe("attachLogging", () => {
     expect(JSON.stringify(lines)).not.toContain(ARANGO_PASSWORD);
   });
 
+  it("warns once per series of heartbeat or change-stream failures, and says when each is back", () => {
+    const { parsed, logger } = capture("info");
+    const events = new SyncEvents();
+    attachLogging(events, logger);
+    for (const attempt of [1, 2, 3]) {
+      events.emit("source:heartbeatFailed", { kind: "auth", message: "read-only", attempt });
+      events.emit("target:changeStreamFailed", { message: "ECONNREFUSED", attempt });
+    }
+    events.emit("target:changeStream", { up: false, reason: "ECONNREFUSED" });
+    events.emit("source:heartbeatWritten", {});
+    events.emit("source:heartbeatWritten", {});
+    events.emit("target:changeStream", { up: true });
+    events.emit("source:heartbeatFailed", {
+      kind: "unavailable",
+      message: "ETIMEDOUT",
+      attempt: 1,
+    });
+    const lines = parsed();
+    expect(lines.map((l) => `${l.level} ${l.msg}`)).toEqual([
+      "warn heartbeat write failed; trying again every interval",
+      "warn cannot read PostgreSQL's change stream: foreign writes are not counted until it is read again; retrying",
+      "info heartbeat written again",
+      "info reading PostgreSQL's change stream: foreign writes are counted",
+      "warn heartbeat write failed; trying again every interval",
+    ]);
+    expect(lines[0]).toMatchObject({ kind: "auth", error: "read-only", attempt: 1 });
+    expect(lines[1]).toMatchObject({ error: "ECONNREFUSED", attempt: 1 });
+  });
+
   it("logs snapshot progress at most once per interval per collection, and the last chunk", () => {
     const { parsed, logger } = capture("info");
     const clock = new FakeClock();

@@ -72,6 +72,8 @@ describe("at start-up", () => {
       expect(valueOf(samples, `${P}${name}`)).toBeNaN();
     }
     expect(valueOf(samples, `${P}source_up`)).toBe(0);
+    // Off (no slot found yet) is not down: the alert on change_stream_up == 0 stays quiet.
+    expect(valueOf(samples, `${P}change_stream_up`)).toBeNaN();
     expect(valueOf(samples, `${P}wal_retention_refreshed_timestamp_seconds`)).toBe(
       clock.nowMs / 1000,
     );
@@ -206,6 +208,33 @@ describe("counters follow the events", () => {
     expect(valueOf(samples, `${P}wal_gaps_total`)).toBe(1);
     expect(valueOf(samples, `${P}target_errors_total`, { kind: "conflict" })).toBe(1);
     expect(valueOf(samples, `${P}target_up`)).toBe(0);
+  });
+
+  it("counts failed heartbeats under kind heartbeat, leaving source_up and its classes alone", async () => {
+    events.emit("source:polled", polled());
+    events.emit("source:heartbeatFailed", { kind: "auth", message: "403 read-only", attempt: 1 });
+    events.emit("source:heartbeatFailed", { kind: "auth", message: "403 read-only", attempt: 2 });
+    events.emit("source:heartbeatWritten", {});
+    const samples = await scrape();
+    expect(valueOf(samples, `${P}source_errors_total`, { kind: "heartbeat" })).toBe(2);
+    expect(valueOf(samples, `${P}source_errors_total`, { kind: "auth" })).toBe(0);
+    expect(valueOf(samples, `${P}source_up`)).toBe(1);
+  });
+
+  it("counts change-stream failures under kind change_stream, leaving target_up alone", async () => {
+    events.emit("target:connected", {});
+    let samples = await scrape();
+    expect(valueOf(samples, `${P}target_errors_total`, { kind: "change_stream" })).toBe(0);
+    events.emit("target:changeStreamFailed", { message: "connection refused", attempt: 1 });
+    events.emit("target:changeStream", { up: false, reason: "connection refused" });
+    events.emit("target:changeStreamFailed", { message: "connection refused", attempt: 2 });
+    samples = await scrape();
+    expect(valueOf(samples, `${P}target_errors_total`, { kind: "change_stream" })).toBe(2);
+    expect(valueOf(samples, `${P}target_errors_total`, { kind: "unavailable" })).toBe(0);
+    expect(valueOf(samples, `${P}change_stream_up`)).toBe(0);
+    expect(valueOf(samples, `${P}target_up`)).toBe(1);
+    events.emit("target:changeStream", { up: true });
+    expect(valueOf(await scrape(), `${P}change_stream_up`)).toBe(1);
   });
 
   it("stops moving once detached", async () => {

@@ -26,6 +26,7 @@ function recorder() {
     "snapshot:finished",
     "apply:batchCommitted",
     "apply:deadLettered",
+    "apply:stagedProgress",
   ];
   for (const name of names) {
     events.on(name, (payload) => seen.push({ name, payload } as Recorded));
@@ -65,6 +66,7 @@ describe("reportToEvents", () => {
       events: new Map(),
       revisions: [],
       committedAt: 1_000,
+      oldestPendingWriteMs: undefined,
     });
     observer.snapshotProgress?.({ collection: "jobs", documents: 2, done: false });
     observer.snapshotProgress?.({ collection: "jobs", documents: 5, done: false });
@@ -143,6 +145,8 @@ describe("reportToEvents", () => {
       ]),
       revisions: [encodeRevision(revisionFromTime(writtenAt)), "12345"],
       committedAt: writtenAt + 50,
+      // A part of a large transaction, read in the same response and staged, still waits.
+      oldestPendingWriteMs: writtenAt + 5,
     });
     const [batch] = of("apply:batchCommitted");
     expect(batch).toEqual({
@@ -162,7 +166,7 @@ describe("reportToEvents", () => {
       ],
       // A legacy decimal revision carries no time.
       writeTimesMs: [writtenAt],
-      oldestPendingWriteMs: undefined,
+      oldestPendingWriteMs: writtenAt + 5,
     });
     expect(of("apply:deadLettered")).toMatchObject([{ table: "jobs", reason: "not-in-enum" }]);
     expect(of("pipeline:queue").at(-1)).toEqual({ events: 0, bytes: 0 });
@@ -182,6 +186,7 @@ describe("reportToEvents", () => {
       events: new Map(),
       revisions: [],
       committedAt: 1,
+      oldestPendingWriteMs: undefined,
     });
     observer.parkedRetried?.({
       durationMs: 2,
@@ -190,8 +195,15 @@ describe("reportToEvents", () => {
         unparked: 1,
         rows: new Map([["resumes", { upsert: 1, delete: 0, truncate: 0 }]]),
       }),
+      // Parts of a large transaction are staged meanwhile: the commit must not forget them.
+      oldestPendingWriteMs: 3,
     });
-    observer.parkedRetried?.({ durationMs: 2, committedAt: 6, counts: counts() });
+    observer.parkedRetried?.({
+      durationMs: 2,
+      committedAt: 6,
+      counts: counts(),
+      oldestPendingWriteMs: 3,
+    });
     expect(of("apply:batchCommitted").at(-1)).toEqual({
       origin: "stream",
       durationMs: 2,
@@ -200,10 +212,21 @@ describe("reportToEvents", () => {
       rows: [{ table: "resumes", op: "upsert", count: 1 }],
       events: [],
       writeTimesMs: [],
-      oldestPendingWriteMs: undefined,
+      oldestPendingWriteMs: 3,
     });
     expect(of("apply:batchCommitted")).toHaveLength(2);
     expect(recounts).toBe(1);
+  });
+
+  it("reports each chunk of a staged transaction being applied", () => {
+    const { events, of } = recorder();
+    const observer = reportToEvents({ events, mapping });
+    observer.stagedApplying?.({ appliedChanges: 2_000, totalChanges: 5_000 });
+    observer.stagedApplying?.({ appliedChanges: 4_000, totalChanges: 5_000 });
+    expect(of("apply:stagedProgress")).toEqual([
+      { appliedChanges: 2_000, totalChanges: 5_000 },
+      { appliedChanges: 4_000, totalChanges: 5_000 },
+    ]);
   });
 
   it("reports retried source failures and gaps", () => {
