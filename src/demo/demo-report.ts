@@ -3,7 +3,7 @@
  * Stable prefixes (`rows <table>`, `lag`, `verdict`) so scripts and tests can read them.
  */
 import type { TableCounts } from "../sink/target-store.js";
-import type { MirrorComparison } from "../verify/compare-mirror.js";
+import type { MirrorVerification } from "../verify/verify-mirror.js";
 import type { WriteKind, WriteLoadStats } from "./write-load.js";
 
 export interface LagFigures {
@@ -69,7 +69,7 @@ export interface SummaryFigures {
   readonly rows: readonly TableCounts[];
   readonly lag: LagFigures;
   readonly caughtUp: boolean;
-  readonly comparison: MirrorComparison | undefined;
+  readonly comparison: MirrorVerification | undefined;
 }
 
 /** The order operations are listed in, whatever order they happened in. */
@@ -149,17 +149,18 @@ function byTable<T extends { readonly table: string | null; readonly count: numb
   return [...tables].map(([table, reasons]) => `${table}: ${reasons.join(", ")}`).join("; ");
 }
 
-function formatVerdict(comparison: MirrorComparison | undefined): Line[] {
+function formatVerdict(comparison: MirrorVerification | undefined): Line[] {
   if (comparison === undefined) return [["verdict", "not checked"]];
   const sum = (counts: Readonly<Record<string, number>>): number =>
     Object.values(counts).reduce((a, b) => a + b, 0);
   const equal = comparison.tables.reduce((total, t) => total + t.equal, 0);
   const explained = comparison.tables.reduce((total, t) => total + sum(t.explained), 0);
   const drifting = comparison.tables.reduce((total, t) => total + sum(t.drift), 0);
+  const inFlight = comparison.tables.reduce((total, t) => total + t.inFlight, 0);
   const lines: Line[] = [
     [
       "verdict",
-      `${comparison.verdict}: ${equal} rows equal to their documents, ${explained} documents not mirrored for a recorded reason, ${drifting} drifting (ArangoDB snapshot at tick ${comparison.sourceTick})`,
+      `${comparison.verdict}: ${equal} rows equal to their documents, ${explained} documents not mirrored for a recorded reason, ${inFlight} in flight, ${drifting} drifting (ArangoDB snapshot at tick ${comparison.sourceTick})`,
     ],
   ];
   for (const table of comparison.tables) {

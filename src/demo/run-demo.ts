@@ -26,8 +26,9 @@ import type { Phase } from "../sink/changes.js";
 import { migrate } from "../sink/migrate.js";
 import { runSql } from "../sink/sql-script.js";
 import { TargetStore } from "../sink/target-store.js";
+import { DocumentLookup } from "../source/document-lookup.js";
 import { ReplicationApi } from "../source/replication-api.js";
-import { type MirrorComparison, compareMirror } from "../verify/compare-mirror.js";
+import { type MirrorVerification, verifyMirror } from "../verify/verify-mirror.js";
 import { ChangeClock, watchChanges } from "./change-clock.js";
 import {
   type LagFigures,
@@ -486,7 +487,7 @@ async function runUntilStopped(
   if (daemonFailure.error !== undefined) throw daemonFailure.error;
   print(`${stamp(elapsed())} daemon stopped (phase ${phase})`);
 
-  let comparison: MirrorComparison | undefined;
+  let comparison: MirrorVerification | undefined;
   if (!stop.isForced()) {
     print(`${stamp(elapsed())} comparing PostgreSQL with the emulator's current state`);
     const verifyApi = new ReplicationApi(connection, {
@@ -494,16 +495,20 @@ async function runUntilStopped(
       syncerId: defaultSyncerId(`${DEMO_DATABASE}/verify`, pgUrl),
       clientInfo: "arango-pg-sync demo verify",
     });
+    const documents = new DocumentLookup(connection);
     try {
-      comparison = await compareMirror({
+      comparison = await verifyMirror({
         api: verifyApi,
+        documents,
         pgUrl,
         mapping,
         sourceDatabase: DEMO_DATABASE,
         dumpChunkSize: config.sync.dumpChunkSize,
+        tailChunkSize: config.sync.tailChunkSize,
       });
     } finally {
       verifyApi.close();
+      documents.close();
     }
   }
   for (const text of formatSummary({
