@@ -56,17 +56,31 @@ export function nextTailPosition(position: TailPosition, headers: TailHeaders): 
 }
 
 /**
- * Waits between polls: short and growing while idle (the reference client's 0.25–2.5 s), longer
- * and exponential after failures, always with jitter so many daemons do not poll in step.
+ * Waits between polls: short while changes keep coming and growing the longer the source stays
+ * idle, longer and exponential after failures, always with jitter so many daemons do not poll
+ * in step.
+ *
+ * `wal/tail` answers at once, even when there is nothing to send, so the idle wait is the floor
+ * of the end-to-end latency. The reference client waits 0.25–2.5 s, which alone would put the
+ * median latency of a lightly loaded source above 100 ms. Here the first second of idleness is
+ * polled every 20 ms, and the wait doubles every 50 empty answers up to 1 s: a source idle for
+ * a minute is asked once a second, and a write after a pause is seen within that second.
  */
 export class PollBackoff {
   private idleRounds = 0;
   private failures = 0;
 
   constructor(
-    private readonly options: { idleMinMs: number; idleMaxMs: number; errorMaxMs: number } = {
-      idleMinMs: 250,
-      idleMaxMs: 2500,
+    private readonly options: {
+      idleMinMs: number;
+      idleMaxMs: number;
+      /** Empty answers in a row after which the idle wait doubles. */
+      idleRoundsPerStep: number;
+      errorMaxMs: number;
+    } = {
+      idleMinMs: 20,
+      idleMaxMs: 1000,
+      idleRoundsPerStep: 50,
       errorMaxMs: 30_000,
     },
     private readonly random: () => number = Math.random,
@@ -82,9 +96,8 @@ export class PollBackoff {
   idle(): number {
     this.failures = 0;
     this.idleRounds += 1;
-    const factor =
-      this.idleRounds > 60 ? 5 : this.idleRounds > 30 ? 3 : this.idleRounds > 15 ? 2 : 1;
-    return this.jitter(Math.min(this.options.idleMinMs * factor, this.options.idleMaxMs));
+    const steps = Math.min(Math.floor((this.idleRounds - 1) / this.options.idleRoundsPerStep), 16);
+    return this.jitter(Math.min(this.options.idleMinMs * 2 ** steps, this.options.idleMaxMs));
   }
 
   /** After a failed request; returns the wait and how many failures in a row this makes. */

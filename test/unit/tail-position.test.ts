@@ -71,12 +71,20 @@ describe("next tail position (ArangoDB's TailingSyncer rules)", () => {
 describe("poll back-off", () => {
   it("grows while idle up to its cap and resets on progress", () => {
     const backoff = new PollBackoff(undefined, () => 1);
-    const waits = Array.from({ length: 70 }, () => backoff.idle());
-    expect(waits[0]).toBe(250);
-    expect(Math.max(...waits)).toBe(1250);
-    expect(waits.every((w) => w <= 2500)).toBe(true);
+    const waits = Array.from({ length: 400 }, () => backoff.idle());
+    // The first 50 empty answers (a second) are polled every 20 ms: latency stays low.
+    expect(waits.slice(0, 50).every((w) => w === 20)).toBe(true);
+    expect(waits[50]).toBe(40);
+    expect(waits[100]).toBe(80);
+    // Capped at a second, reached after about a minute of idleness.
+    const idleMs = (n: number): number => waits.slice(0, n).reduce((sum, w) => sum + w, 0);
+    const firstCapped = waits.indexOf(1000);
+    expect(firstCapped).toBeGreaterThan(0);
+    expect(idleMs(firstCapped)).toBeGreaterThan(30_000);
+    expect(idleMs(firstCapped)).toBeLessThan(120_000);
+    expect(Math.max(...waits)).toBe(1000);
     backoff.busy();
-    expect(backoff.idle()).toBe(250);
+    expect(backoff.idle()).toBe(20);
   });
 
   it("backs off exponentially after failures, bounded, with jitter", () => {
