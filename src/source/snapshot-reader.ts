@@ -6,7 +6,7 @@
  */
 import { SyncError } from "../errors.js";
 import type { Tick } from "../events/tick.js";
-import type { Inventory, ReplicationApi } from "./replication-api.js";
+import type { DumpChunk, Inventory, ReplicationApi } from "./replication-api.js";
 
 export interface SnapshotBatch {
   readonly id: string;
@@ -50,20 +50,38 @@ export class SnapshotReader {
    * The documents of one collection as NDJSON lines, chunk by chunk. The server keeps one cursor
    * per (batch, collection), so a chunk lost to an error cannot be read again: the caller restarts
    * the collection with a new batch.
+   *
+   * One chunk is read ahead: while the caller applies a chunk, the next one is on its way, so
+   * the dump and the apply overlap instead of taking turns. Requests stay one at a time and in
+   * order (the server's cursor needs that), and memory holds at most two chunks.
    */
   async *documents(batchId: string, collection: string): AsyncGenerator<string[]> {
-    for (;;) {
-      if (this.keepAliveError !== undefined) throw this.keepAliveError;
-      const chunk = await this.api.dump(batchId, collection, this.options.chunkSize);
-      const lines = chunk.body === "" ? [] : chunk.body.split("\n").filter((line) => line !== "");
+    let next: Promise<DumpChunk> | undefined = this.dump(batchId, collection);
+    while (next !== undefined) {
+      const chunk: DumpChunk = await next;
+      next = undefined;
       if (chunk.body !== "" && !chunk.body.endsWith("\n")) {
         throw new SyncError("SOURCE_UNAVAILABLE", `dump of ${collection} ended mid-line`, {
           retryable: true,
         });
       }
+      const lines = chunk.body === "" ? [] : chunk.body.split("\n").filter((line) => line !== "");
+      if (chunk.checkMore && chunk.body !== "") next = this.dump(batchId, collection);
       if (lines.length > 0) yield lines;
-      if (!chunk.checkMore || chunk.body === "") return;
     }
+  }
+
+  /**
+   * One dump request. A read-ahead whose caller stopped (an error, a signal) is never awaited:
+   * its failure is observed here so that it cannot surface as an unhandled rejection.
+   */
+  private dump(batchId: string, collection: string): Promise<DumpChunk> {
+    const request =
+      this.keepAliveError === undefined
+        ? this.api.dump(batchId, collection, this.options.chunkSize)
+        : Promise.reject(this.keepAliveError);
+    request.catch(() => undefined);
+    return request;
   }
 
   /** Deletes the batch (releasing the server's snapshot). Safe to call twice. */
