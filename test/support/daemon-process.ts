@@ -83,7 +83,11 @@ export class DaemonProcess {
     });
   }
 
-  static async start(command: "run" | "snapshot", target: DaemonTarget): Promise<DaemonProcess> {
+  static async start(
+    command: "run" | "snapshot",
+    target: DaemonTarget,
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<DaemonProcess> {
     const child = spawn(
       process.execPath,
       [
@@ -104,6 +108,7 @@ export class DaemonProcess {
           ARANGO_PASSWORD: "",
           PG_URL: target.pgUrl,
           SYNC_HTTP_PORT: String(await freePort()),
+          ...env,
         },
         stdio: ["ignore", "pipe", "pipe"],
       },
@@ -114,6 +119,10 @@ export class DaemonProcess {
   /** stdout and stderr so far, interleaved as they arrived. */
   get log(): string {
     return this.output;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   get running(): boolean {
