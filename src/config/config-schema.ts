@@ -126,7 +126,7 @@ export const configSchema = z
           .number()
           .int()
           .min(100)
-          .default(50000)
+          .default(10000)
           .describe("Operations of one source transaction held in memory before it is staged"),
         retryBudget: z
           .number()
