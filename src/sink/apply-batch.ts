@@ -842,8 +842,8 @@ async function writeJournal(client: ClientBase, changes: readonly Change[]): Pro
       ops.push("upsert");
       keys.push(change.row.key);
       revs.push(change.rev);
-      // jsonb cannot hold U+0000 or a lone surrogate: the journal keeps the document as the
-      // mapping stored it (stripped), rather than failing the batch.
+      // Replay turns the journal's json into jsonb, which cannot hold U+0000 or a lone
+      // surrogate: the journal keeps the document as the mapping stored it (stripped).
       documents.push(jsonbStorableText(change.documentJson ?? "{}"));
     } else if (change.kind === "delete") {
       ticks.push(change.tick.toString());
@@ -861,7 +861,7 @@ async function writeJournal(client: ClientBase, changes: readonly Change[]): Pro
   }
   await client.query(
     `INSERT INTO arango_sync.journal (tick, collection, op, legacy_id, legacy_rev, document)
-     SELECT tick::numeric, collection, op, k, rev, doc::jsonb
+     SELECT tick::numeric, collection, op, k, rev, doc::json
        FROM ${rowsFromJsonColumns(6, 1, "u", ["tick", "collection", "op", "k", "rev", "doc"])}`,
     [
       jsonColumn(ticks),

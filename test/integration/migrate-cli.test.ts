@@ -71,12 +71,12 @@ describe("arango-pg-sync migrate", () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^000001_target_tables\s+applied \(\d+ ms\)$/m);
     expect(first.stdout).toMatch(/^000002_arango_sync_schema\s+applied \(\d+ ms\)$/m);
-    expect(first.stdout).toMatch(/^migrate: 2 applied, 0 already applied$/m);
+    expect(first.stdout).toMatch(/^migrate: 3 applied, 0 already applied$/m);
 
     const second = await cli(["migrate", "--config", config], { PG_URL: url });
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/^000001_target_tables\s+already applied$/m);
-    expect(second.stdout).toMatch(/^migrate: 0 applied, 2 already applied$/m);
+    expect(second.stdout).toMatch(/^migrate: 0 applied, 3 already applied$/m);
   });
 
   it("takes the URL from the config file when neither flag nor env give one", async () => {
@@ -85,7 +85,7 @@ describe("arango-pg-sync migrate", () => {
     await writeFile(config, `postgres:\n  url: ${url}\nmapping: {}\n`);
     const run = await cli(["migrate", "--config", config]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/migrate: 2 applied/);
+    expect(run.stdout).toMatch(/migrate: 3 applied/);
   });
 
   it("exits 2 and says how to set the URL when there is none", async () => {

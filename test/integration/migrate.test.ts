@@ -61,6 +61,7 @@ describe("migrate", () => {
     expect(statuses(result)).toEqual([
       "000001_target_tables: applied",
       "000002_arango_sync_schema: applied",
+      "000003_journal_document_json: applied",
     ]);
     const columns = await query<{ table_name: string; column_name: string; data_type: string }>(
       url,
@@ -114,6 +115,7 @@ describe("migrate", () => {
     expect(recorded.map((r) => [r.version, r.name])).toEqual([
       [1, "000001_target_tables"],
       [2, "000002_arango_sync_schema"],
+      [3, "000003_journal_document_json"],
     ]);
     expect(recorded.every((r) => /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
   });
@@ -182,6 +184,7 @@ describe("migrate", () => {
     expect(statuses(second)).toEqual([
       "000001_target_tables: already-applied",
       "000002_arango_sync_schema: already-applied",
+      "000003_journal_document_json: already-applied",
     ]);
     expect(
       await query(url, "SELECT * FROM arango_sync.schema_migrations ORDER BY version"),
@@ -244,11 +247,12 @@ describe("migrate", () => {
       expect(applied.map((s) => s.name).sort()).toEqual([
         "000001_target_tables",
         "000002_arango_sync_schema",
+        "000003_journal_document_json",
       ]);
       const alreadyApplied = results.flatMap((r) =>
         r.steps.filter((s) => s.status === "already-applied"),
       );
-      expect(alreadyApplied).toHaveLength(4);
+      expect(alreadyApplied).toHaveLength(6);
     } finally {
       await holder.end();
     }
@@ -259,7 +263,7 @@ describe("migrate", () => {
     const dir = await copyOfMigrations();
     await migrate({ pgUrl: url, migrationsDir: dir });
     await writeFile(
-      path.join(dir, "000003_add_note.sql"),
+      path.join(dir, "000900_add_note.sql"),
       "ALTER TABLE jobs ADD COLUMN note text;\n",
     );
 
@@ -269,7 +273,8 @@ describe("migrate", () => {
     expect(statuses(result)).toEqual([
       "000001_target_tables: already-applied",
       "000002_arango_sync_schema: already-applied",
-      "000003_add_note: applied",
+      "000003_journal_document_json: already-applied",
+      "000900_add_note: applied",
     ]);
     expect(await query(url, "SELECT note FROM jobs")).toEqual([]);
   });
@@ -283,7 +288,7 @@ describe("migrate", () => {
       file,
       `${await readFile(file, "utf8")}\nCREATE TABLE arango_sync.sneaky (x int);\n`,
     );
-    await writeFile(path.join(dir, "000003_more.sql"), "CREATE TABLE more_stuff (x int);\n");
+    await writeFile(path.join(dir, "000900_more.sql"), "CREATE TABLE more_stuff (x int);\n");
 
     const result = await migrate({ pgUrl: url, migrationsDir: dir });
 
@@ -311,7 +316,7 @@ describe("migrate", () => {
     const url = await deploymentDatabase();
     const dir = await copyOfMigrations();
     await writeFile(
-      path.join(dir, "000003_broken.sql"),
+      path.join(dir, "000900_broken.sql"),
       "CREATE TABLE fine (x int);\n\nSELECT no_such_column FROM fine;\n",
     );
 
@@ -319,14 +324,15 @@ describe("migrate", () => {
 
     expect(result.error?.code).toBe("MIGRATION_FAILED");
     expect(result.error?.message).toMatch(
-      /^sql\/000003_broken\.sql line 3 failed: .*no_such_column/,
+      /^sql\/000900_broken\.sql line 3 failed: .*no_such_column/,
     );
     expect(result.error?.message).toMatch(/\(SQLSTATE 42703\)/);
     expect(result.error?.message).toMatch(/nothing was applied/);
     expect(statuses(result)).toEqual([
       "000001_target_tables: not-applied",
       "000002_arango_sync_schema: not-applied",
-      "000003_broken: failed",
+      "000003_journal_document_json: not-applied",
+      "000900_broken: failed",
     ]);
     expect(
       await query(url, "SELECT to_regclass('resumes') AS t, to_regnamespace('arango_sync') AS s"),
@@ -336,16 +342,16 @@ describe("migrate", () => {
   it("refuses a new file numbered below one that is already applied", async () => {
     const url = await deploymentDatabase();
     const dir = await copyOfMigrations();
-    await writeFile(path.join(dir, "000003_third.sql"), "SELECT 1;\n");
+    await writeFile(path.join(dir, "000900_third.sql"), "SELECT 1;\n");
     await migrate({ pgUrl: url, migrationsDir: dir });
-    await cp(path.join(dir, "000003_third.sql"), path.join(dir, "000004_fourth.sql"));
-    await rm(path.join(dir, "000003_third.sql"));
+    await cp(path.join(dir, "000900_third.sql"), path.join(dir, "000901_fourth.sql"));
+    await rm(path.join(dir, "000900_third.sql"));
 
     const result = await migrate({ pgUrl: url, migrationsDir: dir });
 
     expect(result.error?.code).toBe("MIGRATION_FAILED");
     expect(result.error?.message).toMatch(
-      /the database has migration 000003_third, which this version of arango-pg-sync does not have/,
+      /the database has migration 000900_third, which this version of arango-pg-sync does not have/,
     );
   });
 
