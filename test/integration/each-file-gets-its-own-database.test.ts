@@ -27,7 +27,7 @@ describe("per-file test databases", () => {
                 (SELECT array_agg(version ORDER BY version) FROM arango_sync.schema_migrations) AS versions`,
       );
       expect(rows[0]?.current).toBe(db.name);
-      expect(rows[0]?.versions).toEqual([1, 2]);
+      expect(rows[0]?.versions).toEqual([1, 2, 3]);
     });
   });
 
