@@ -36,7 +36,7 @@ import {
   oldestWriteOfUnit,
   writeTimeRange,
 } from "./change-write-times.js";
-import { type CollectionEventCounts, mapUnits } from "./map-units.js";
+import { type CollectionEventCounts, type MappedUnits, mapUnits } from "./map-units.js";
 
 export interface DaemonOptions {
   readonly sourceDatabase: string;
@@ -117,6 +117,12 @@ export interface DaemonObserver {
   sourceRetry?(error: SyncError, attempt: number, waitMs: number): void;
   skipped?(reason: string, count: number): void;
 }
+
+/** How a round of the stream ended (an object: a promise returned bare would be awaited). */
+type StreamRound =
+  | { readonly kind: "committing"; readonly commit: Promise<void> }
+  | { readonly kind: "caught-up" }
+  | { readonly kind: "resnapshotted" };
 
 export class SyncDaemon {
   private checkpoint: Checkpoint | undefined;
@@ -232,22 +238,39 @@ export class SyncDaemon {
         progress[collection] = { state: "dumping", documents: 0, tick };
         let documents = 0;
         if (present.has(collection)) {
-          for await (const lines of reader.documents(batch.id, collection)) {
-            const { changes, deadLetters } = this.snapshotChanges(
-              collection,
-              lines,
-              batch.snapshotTick,
-            );
-            documents += lines.length;
-            progress[collection] = { state: "dumping", documents, tick };
-            await this.commit(
-              { changes, deadLetters, controlEvents: pendingEvents },
-              { phase, snapshot: { ...progress } },
-            );
-            pendingEvents = [];
-            this.observer.snapshotProgress?.({ collection, documents, done: false });
-            if (signal.aborted) return;
+          // Chunk n+1 is mapped while chunk n commits: the daemon's CPU work and PostgreSQL's
+          // overlap instead of taking turns. Commits stay one at a time and in order, so the
+          // progress each one records covers exactly the chunks committed before it.
+          let committing: Promise<void> | undefined;
+          try {
+            for await (const lines of reader.documents(batch.id, collection)) {
+              const { changes, deadLetters } = this.snapshotChanges(
+                collection,
+                lines,
+                batch.snapshotTick,
+              );
+              await committing;
+              documents += lines.length;
+              progress[collection] = { state: "dumping", documents, tick };
+              const done = documents;
+              committing = this.commit(
+                { changes, deadLetters, controlEvents: pendingEvents },
+                { phase, snapshot: { ...progress } },
+              ).then(() => {
+                this.observer.snapshotProgress?.({ collection, documents: done, done: false });
+              });
+              // Awaited before the next commit or below; observed now so that a failure
+              // cannot surface as an unhandled rejection meanwhile.
+              committing.catch(() => undefined);
+              pendingEvents = [];
+              if (signal.aborted) break;
+            }
+          } finally {
+            // Whatever ends the loop (the last chunk, a stop, a failed read), the commit in
+            // flight finishes first; its failure, if any, is the one reported.
+            await committing;
           }
+          if (signal.aborted) return;
         }
         progress[collection] = { state: "done", documents, tick };
         await this.commit(
@@ -384,7 +407,46 @@ export class SyncDaemon {
       resumeTick: start.appliedTick,
       maxOperationsPerUnit: this.options.maxOperationsPerUnit,
     });
-    while (!signal.aborted) {
+    // The batch committing while the next one is read and mapped (`streamOnce`).
+    let committing: Promise<void> | undefined;
+    try {
+      while (!signal.aborted) {
+        const round = await this.streamOnce(tailer, assembler, committing, signal);
+        committing = undefined;
+        if (round.kind === "caught-up") return;
+        if (round.kind === "committing") {
+          committing = round.commit;
+        } else {
+          const resumed = this.checkpoint?.appliedTick ?? 0n;
+          tailer.reset({ from: resumed, lastScanned: 0n });
+          assembler = new TransactionAssembler({
+            resumeTick: resumed,
+            maxOperationsPerUnit: this.options.maxOperationsPerUnit,
+          });
+          this.setPhase("streaming");
+        }
+      }
+    } finally {
+      // A stop, or a failed read: the commit in flight finishes first, and its failure, if
+      // any, is the one reported.
+      await committing;
+    }
+  }
+
+  /**
+   * One round of the stream: reads up to a batch of changes, waiting for the previous batch's
+   * commit (`committing`) only when it has something to apply, and starts this batch's commit
+   * without waiting for it: the next round reads and maps while it commits. Commits stay one at
+   * a time and in stream order. A failure of `committing` surfaces here, at the latest when the
+   * round ends.
+   */
+  private async streamOnce(
+    tailer: WalTailer,
+    assembler: TransactionAssembler,
+    committing: Promise<void> | undefined,
+    signal: AbortSignal,
+  ): Promise<StreamRound> {
+    {
       const units: AssembledUnit[] = [];
       const deadLetters: DeadLetter[] = [];
       let pendingOperations = 0;
@@ -427,6 +489,7 @@ export class SyncDaemon {
         if (!chunk.step.pollAgainNow || pendingOperations >= this.options.maxBatchChanges) break;
       }
       if (gapFrom !== undefined) {
+        await committing;
         this.observer.gap?.({ from: gapFrom });
         await this.commit(
           {
@@ -443,14 +506,7 @@ export class SyncDaemon {
         await this.store.discardStaged();
         this.stagedOperations = 0;
         this.stagedOldestWriteMs = undefined;
-        const resumed = this.checkpoint?.appliedTick ?? 0n;
-        tailer.reset({ from: resumed, lastScanned: 0n });
-        assembler = new TransactionAssembler({
-          resumeTick: resumed,
-          maxOperationsPerUnit: this.options.maxOperationsPerUnit,
-        });
-        this.setPhase("streaming");
-        continue;
+        return { kind: "resnapshotted" };
       }
       // What is read and not applied after each commit, for the lag (lag-tracker.ts): the units
       // of this fetch not applied yet, the group the assembler holds, and the staged parts.
@@ -467,6 +523,8 @@ export class SyncDaemon {
       let whole: AssembledUnit[] = [];
       for (const [index, unit] of units.entries()) {
         if (isLargePart(unit)) {
+          await committing;
+          committing = undefined;
           await this.applyUnits(
             whole,
             [],
@@ -485,16 +543,25 @@ export class SyncDaemon {
           whole.push(unit);
         }
       }
-      await this.applyUnits(
-        whole,
-        deadLetters,
-        tailer.current.lastScanned,
-        assembler.safeResumeTick,
-        waitingFrom(units.length),
-      );
-      await this.retryParkedWhenDue(waitingFrom(units.length));
-      if (caughtUp && this.options.stopWhenCaughtUp === true && assembler.openGroup === undefined)
-        return;
+      // Mapped now, while the previous batch may still be committing; committed after it.
+      const mapped = this.mapForApply(whole);
+      const lastScanned = tailer.current.lastScanned;
+      const safeTick = assembler.safeResumeTick;
+      const waiting = waitingFrom(units.length);
+      const previous = committing;
+      const next = (async () => {
+        await previous;
+        await this.commitMapped(mapped, deadLetters, lastScanned, safeTick, waiting);
+        await this.retryParkedWhenDue(waiting);
+      })();
+      // Awaited by the next round or at the end of the stream; observed now so that a failure
+      // cannot surface as an unhandled rejection meanwhile.
+      next.catch(() => undefined);
+      if (caughtUp && this.options.stopWhenCaughtUp === true && assembler.openGroup === undefined) {
+        await next;
+        return { kind: "caught-up" };
+      }
+      return { kind: "committing", commit: next };
     }
   }
 
@@ -509,11 +576,32 @@ export class SyncDaemon {
     safeTick: bigint | undefined,
     oldestPendingWriteMs: number | undefined,
   ): Promise<void> {
+    await this.commitMapped(
+      this.mapForApply(units),
+      deadLetters,
+      lastScanned,
+      safeTick,
+      oldestPendingWriteMs,
+    );
+  }
+
+  /** Maps units in stream order (the catalog follows the stream's collection changes). */
+  private mapForApply(units: readonly AssembledUnit[]): MappedUnits {
     const mapped = mapUnits(units, this.catalog, this.options.mapping, {
       journal: this.options.journal,
     });
     this.catalog = mapped.catalog;
     for (const [reason, count] of mapped.skipped) this.observer.skipped?.(reason, count);
+    return mapped;
+  }
+
+  private async commitMapped(
+    mapped: MappedUnits,
+    deadLetters: DeadLetter[],
+    lastScanned: bigint,
+    safeTick: bigint | undefined,
+    oldestPendingWriteMs: number | undefined,
+  ): Promise<void> {
     const appliedTick = safeTick ?? this.checkpoint?.appliedTick ?? null;
     const moved = appliedTick !== this.checkpoint?.appliedTick;
     if (
