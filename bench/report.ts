@@ -1,3 +1,5 @@
+import type { CpuShare } from "./cpu-meter.js";
+
 /** The benchmark's result file (its fields are read by tools: keep the names) and its table. */
 
 export interface LatencyAtRate {
@@ -70,6 +72,8 @@ export interface BenchResults {
     readonly ratio: number;
     readonly verdict: string;
   } | null;
+  /** CPU seconds by process group during the daemon's phases: where the time goes. */
+  readonly cpu: Readonly<Record<string, CpuShare>>;
 }
 
 const rate = (n: number): string => Math.round(n).toLocaleString("en-US");
@@ -162,5 +166,18 @@ export function printTable(r: BenchResults): void {
     line(widths.map((w) => "-".repeat(w))),
     ...rows.map(line),
   ];
+  const phases = Object.entries(r.cpu);
+  if (phases.length > 0) {
+    out.push(
+      "",
+      "CPU seconds per phase (daemon / PostgreSQL / benchmark incl. emulator; busy = all three over wall × cores)",
+    );
+    for (const [phase, c] of phases) {
+      const busy = (c.daemon_cpu_s + c.postgres_cpu_s + c.bench_cpu_s) / (c.wall_s * c.cores);
+      out.push(
+        `  ${phase.padEnd(18)} wall ${c.wall_s.toFixed(1).padStart(6)} s   daemon ${c.daemon_cpu_s.toFixed(1).padStart(6)}   postgres ${c.postgres_cpu_s.toFixed(1).padStart(6)}   bench ${c.bench_cpu_s.toFixed(1).padStart(6)}   busy ${(busy * 100).toFixed(0)} %`,
+      );
+    }
+  }
   process.stdout.write(`${out.join("\n")}\n`);
 }

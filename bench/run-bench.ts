@@ -43,6 +43,7 @@ import {
   nextVersion,
 } from "./bench-data.js";
 import { type CeilingResult, measureCeiling, prepare, timed } from "./ceiling.js";
+import { CpuMeter, type CpuShare } from "./cpu-meter.js";
 import { LatencyProbe, percentile } from "./latency-probe.js";
 import { type BenchResults, printTable } from "./report.js";
 import { measureSource } from "./source-rates.js";
@@ -188,6 +189,15 @@ function lastWriteTick(state: EmulatedServer): bigint {
   return records[records.length - 1]?.tick ?? 0n;
 }
 
+/**
+ * Drops the WAL the daemon has applied, so the emulator's memory (and its garbage collector's
+ * pauses) do not grow with the run. Forced: the benchmark's own source reads registered a
+ * position that would otherwise hold the WAL until its registration expires.
+ */
+async function releaseAppliedWal(emulator: Emulator, client: pg.Client): Promise<void> {
+  emulator.pruneWal({ force: true, below: await appliedTick(client) });
+}
+
 async function appliedTick(client: pg.Client): Promise<bigint> {
   const result = await client.query<{ tick: string | null }>(
     "SELECT applied_tick::text AS tick FROM arango_sync.checkpoint",
@@ -242,6 +252,7 @@ async function main(): Promise<number> {
       "pg-url": { type: "string" },
       out: { type: "string", default: path.join(ROOT, "bench/results") },
       set: { type: "string", multiple: true, default: [] },
+      profile: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -251,7 +262,8 @@ async function main(): Promise<number> {
         "  --quick      20,000 documents and smaller backlogs (under 5 minutes on 2 cores)\n" +
         "  --pg-url     a PostgreSQL server to use (a superuser URL; databases bench_* are created)\n" +
         "               instead of a throwaway embedded one\n" +
-        "  --set K=V    a setting of the daemon's sync: section (repeatable), e.g. --set journal=false\n",
+        "  --set K=V    a setting of the daemon's sync: section (repeatable), e.g. --set journal=false\n" +
+        "  --profile D  write a V8 CPU profile of every daemon process into directory D\n",
     );
     return 0;
   }
@@ -277,6 +289,10 @@ async function main(): Promise<number> {
   let emulator: Emulator | undefined;
   let daemon: DaemonProcess | undefined;
   const sync = Object.fromEntries(values.set.map(parseSetting));
+  const nodeArgs =
+    values.profile === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(values.profile)}`];
   const config = await writeDaemonConfig(sync);
   try {
     const environment = await describeEnvironment(serverUrl);
@@ -312,35 +328,41 @@ async function main(): Promise<number> {
     try {
       await prepare(watcher, false);
       // Snapshot: the daemon's own figure, from batch creation to the last row committed.
+      let snapshotCpu: CpuMeter | undefined;
       const snapshotWallSeconds = await timed(async () => {
-        daemon = await DaemonProcess.start("snapshot", target);
+        daemon = await DaemonProcess.start("snapshot", target, {}, nodeArgs);
+        snapshotCpu = new CpuMeter(() => daemon?.pid);
         const exit = await daemon.exit(3_600_000);
         if (exit.code !== 0) throw new Error(`snapshot failed:\n${daemon.log.slice(-3000)}`);
       });
+      const cpu: Record<string, CpuShare> = {};
+      if (snapshotCpu !== undefined) cpu["snapshot"] = snapshotCpu.stop();
       const snapshotMs = snapshotDurationMs(daemon?.log ?? "");
       if (snapshotMs === undefined) throw new Error("the daemon did not log 'snapshot finished'");
       const snapshotDocsPerS = data.documents.length / (snapshotMs / 1000);
       log(
         `snapshot: ${data.documents.length} documents in ${(snapshotMs / 1000).toFixed(1)} s (${snapshotWallSeconds.toFixed(1)} s with process start)`,
       );
-      emulator.pruneWal();
+      await releaseAppliedWal(emulator, watcher);
 
       // Streaming: a burst of updates written while the daemon runs.
       await prepare(watcher, true);
       const shuffledItems = interleave(data.documents);
       const writer = new SourceWriter(state, shuffledItems);
-      daemon = await DaemonProcess.start("run", target);
+      daemon = await DaemonProcess.start("run", target, {}, nodeArgs);
       const rss = new PeakRss(daemon.pid ?? 0);
       await waitApplied(watcher, lastWriteTick(state), daemon, 120_000);
+      const streamingCpu = new CpuMeter(() => daemon?.pid);
       const burstStart = Date.now();
       for (let written = 0; written < sizes.streamingEvents;) {
         written += writer.write(Math.min(500, sizes.streamingEvents - written));
         await new Promise((resolve) => setImmediate(resolve));
       }
       const burstEnd = await waitApplied(watcher, lastWriteTick(state), daemon, 3_600_000);
+      cpu["streaming"] = streamingCpu.stop();
       const streamingEventsPerS = sizes.streamingEvents / ((burstEnd - burstStart) / 1000);
       log(`streaming: ${sizes.streamingEvents} events in ${(burstEnd - burstStart) / 1000} s`);
-      emulator.pruneWal();
+      await releaseAppliedWal(emulator, watcher);
 
       // Latency at steady rates, read from PostgreSQL's own commit timestamps.
       const probe = await LatencyProbe.start(
@@ -380,23 +402,25 @@ async function main(): Promise<number> {
         await probe.stop();
       }
       await stopDaemon(daemon);
-      emulator.pruneWal();
+      await releaseAppliedWal(emulator, watcher);
 
       // Catch-up: a backlog written while the daemon is down.
       await prepare(watcher, true);
       writer.write(sizes.backlogEvents);
       const backlogTick = lastWriteTick(state);
       const catchupStart = Date.now();
-      daemon = await DaemonProcess.start("run", target);
+      daemon = await DaemonProcess.start("run", target, {}, nodeArgs);
+      const catchupCpu = new CpuMeter(() => daemon?.pid);
       const rssCatchup = new PeakRss(daemon.pid ?? 0);
       const catchupEnd = await waitApplied(watcher, backlogTick, daemon, 3_600_000);
+      cpu["catchup"] = catchupCpu.stop();
       const catchupEventsPerS = sizes.backlogEvents / ((catchupEnd - catchupStart) / 1000);
       log(
         `catch-up: ${sizes.backlogEvents} events in ${((catchupEnd - catchupStart) / 1000).toFixed(1)} s`,
       );
       await stopDaemon(daemon);
       const streamingPeakMb = Math.max(await rss.stop(), await rssCatchup.stop());
-      emulator.pruneWal();
+      await releaseAppliedWal(emulator, watcher);
 
       // Full verify, as an operator runs it, on the caught-up mirror.
       await prepare(watcher, true);
@@ -407,13 +431,15 @@ async function main(): Promise<number> {
 
       // A large source transaction: new results, all in one stream transaction.
       const large = await largeTransaction(state, data, sizes.largeTransaction);
-      daemon = await DaemonProcess.start("snapshot", target);
+      daemon = await DaemonProcess.start("snapshot", target, {}, nodeArgs);
       const rssLarge = new PeakRss(daemon.pid ?? 0);
+      const largeCpu = new CpuMeter(() => daemon?.pid);
       const largeSeconds = await timed(async () => {
         const exit = await (daemon as DaemonProcess).exit(3_600_000);
         if (exit.code !== 0) throw new Error(`large transaction failed:\n${daemon?.log}`);
       });
       const largePeakMb = await rssLarge.stop();
+      cpu["large_transaction"] = largeCpu.stop();
       if ((await appliedTick(watcher)) < large) throw new Error("large transaction not applied");
       log(
         `large transaction: ${sizes.largeTransaction} operations in ${largeSeconds.toFixed(1)} s, peak RSS ${largePeakMb.toFixed(0)} MB`,
@@ -454,6 +480,7 @@ async function main(): Promise<number> {
           operations_per_s: sizes.largeTransaction / largeSeconds,
         },
         verify: { ...verify, ratio: verify.rows_per_s / ceiling.copy_rows_per_s },
+        cpu,
       };
       printTable(results);
       await mkdir(values.out, { recursive: true });

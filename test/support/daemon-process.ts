@@ -87,10 +87,12 @@ export class DaemonProcess {
     command: "run" | "snapshot",
     target: DaemonTarget,
     env: Readonly<Record<string, string>> = {},
+    nodeArgs: readonly string[] = [],
   ): Promise<DaemonProcess> {
     const child = spawn(
       process.execPath,
       [
+        ...nodeArgs,
         "--import",
         "tsx",
         path.join(REPOSITORY_ROOT, "src/cli.ts"),
