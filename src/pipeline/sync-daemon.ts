@@ -548,9 +548,10 @@ export class SyncDaemon {
       const lastScanned = tailer.current.lastScanned;
       const safeTick = assembler.safeResumeTick;
       const waiting = waitingFrom(units.length);
-      const previous = committing;
+      // Back-pressure: this round returns only once the previous batch is committed, so at
+      // most one batch commits while the next is read and mapped.
+      await committing;
       const next = (async () => {
-        await previous;
         await this.commitMapped(mapped, deadLetters, lastScanned, safeTick, waiting);
         await this.retryParkedWhenDue(waiting);
       })();
