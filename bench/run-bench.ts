@@ -17,11 +17,9 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { parse } from "yaml";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/demo/embedded-postgres.js";
 import type { EmulatedServer } from "../src/emulator/emulated-server.js";
-import { type Emulator, startEmulator } from "../src/emulator/emulator.js";
-import { type CompiledMapping, loadMapping } from "../src/mapping/compile-mapping.js";
+import type { Emulator } from "../src/emulator/emulator.js";
 import { migrate } from "../src/sink/migrate.js";
 import {
   DaemonProcess,
@@ -34,7 +32,13 @@ import {
   loadBetterAuthFixture,
   withClient,
 } from "../test/support/databases.js";
-import { seedUsers } from "../test/support/sync-fixture.js";
+import {
+  SOURCE_DATABASE,
+  atsproMapping,
+  insertAll,
+  seedUsers,
+  startAtsproSource,
+} from "../test/support/sync-fixture.js";
 import {
   BENCH_COLLECTIONS,
   type BenchData,
@@ -48,7 +52,6 @@ import { LatencyProbe, percentile } from "./latency-probe.js";
 import { type BenchResults, printTable } from "./report.js";
 import { measureSource } from "./source-rates.js";
 
-const SOURCE_DATABASE = "atspro";
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 interface Sizes {
@@ -79,12 +82,6 @@ const QUICK: Sizes = {
 
 function log(line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-}
-
-function loadAtsproMapping(text: string): CompiledMapping {
-  const loaded = loadMapping((parse(text) as { mapping: unknown }).mapping);
-  if (!loaded.ok) throw new Error(loaded.problems.join("\n"));
-  return loaded.mapping;
 }
 
 /** A fresh database with better-auth's tables, the migrations and the benchmark's users. */
@@ -272,8 +269,7 @@ async function main(): Promise<number> {
   const seed = Number(values.seed);
   const startedAt = Date.now();
 
-  const mappingText = await readFile(path.join(ROOT, "config/atspro.yaml"), "utf8");
-  const mapping = loadAtsproMapping(mappingText);
+  const mapping = atsproMapping();
   log(`generating ${sizes.documents} documents (seed ${seed})`);
   const data = generateBenchData(mapping, seed, sizes.documents);
 
@@ -303,16 +299,13 @@ async function main(): Promise<number> {
     await withClient(serverUrl, (c) => c.query("DROP DATABASE bench_ceiling WITH (FORCE)"));
 
     // 2. Source.
-    emulator = await startEmulator({ port: 0 });
+    emulator = await startAtsproSource();
     const state = emulator.state;
-    const database = state.createDatabase(SOURCE_DATABASE);
-    for (const name of [...BENCH_COLLECTIONS, "task_results"]) {
-      state.createCollection(database, { name });
-    }
-    for (const item of data.documents) {
-      const collection = database.collection(item.collection);
-      state.write(collection, undefined, false, (writes) =>
-        state.insert(writes, collection, item.document, {}),
+    for (const collection of BENCH_COLLECTIONS) {
+      insertAll(
+        state,
+        collection,
+        data.documents.filter((d) => d.collection === collection).map((d) => d.document),
       );
     }
     const source = await measureSource(emulator.url, SOURCE_DATABASE, BENCH_COLLECTIONS);

@@ -37,8 +37,8 @@ export interface WalTailerOptions {
 
 export class WalTailer {
   private waitBeforeNextMs = 0;
-  /** The request sent ahead for `position`, when the last chunk said there is more. */
-  private ahead: { position: TailPosition; chunk: Promise<TailChunk> } | undefined;
+  /** The request sent ahead at `position`, when the last chunk said there is more. */
+  private ahead: Promise<TailChunk> | undefined;
 
   constructor(
     private readonly api: ReplicationApi,
@@ -62,8 +62,8 @@ export class WalTailer {
     const ahead = this.ahead;
     this.ahead = undefined;
     let chunk: TailChunk;
-    if (ahead !== undefined && ahead.position === this.position) {
-      chunk = await ahead.chunk;
+    if (ahead !== undefined) {
+      chunk = await ahead;
     } else {
       if (this.waitBeforeNextMs > 0) await sleep(this.waitBeforeNextMs, signal);
       chunk = await this.fetch(this.position, signal);
@@ -77,7 +77,7 @@ export class WalTailer {
         // Observed here too: a read-ahead nobody takes (a stop, a reset) must not surface as an
         // unhandled rejection; the one that is taken rethrows in the await above.
         request.catch(() => undefined);
-        this.ahead = { position: this.position, chunk: request };
+        this.ahead = request;
       }
     } else {
       this.waitBeforeNextMs = this.backoff.idle();
