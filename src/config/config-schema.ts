@@ -116,6 +116,15 @@ export const configSchema = z
           .min(30)
           .default(600)
           .describe("Lifetime of the snapshot batch on the server; extended every quarter of it"),
+        snapshotConnections: z
+          .number()
+          .int()
+          .min(1)
+          .max(8)
+          .default(2)
+          .describe(
+            "PostgreSQL connections snapshot chunks are committed on side by side (each chunk is still one transaction, and they take effect in order)",
+          ),
         maxBatchChanges: z
           .number()
           .int()

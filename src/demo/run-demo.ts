@@ -339,6 +339,7 @@ async function runUntilStopped(
       batchTtlSeconds: config.sync.batchTtlSeconds,
       maxBatchChanges: config.sync.maxBatchChanges,
       maxOperationsPerUnit: config.sync.maxOperationsPerUnit,
+      snapshotConnections: config.sync.snapshotConnections,
       retryBudget: config.sync.retryBudget,
       parkedRetryIntervalMs: config.sync.parkedRetrySeconds * 1000,
     },

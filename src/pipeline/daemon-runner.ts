@@ -205,6 +205,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         batchTtlSeconds: config.sync.batchTtlSeconds,
         maxBatchChanges: config.sync.maxBatchChanges,
         maxOperationsPerUnit: config.sync.maxOperationsPerUnit,
+        snapshotConnections: config.sync.snapshotConnections,
         retryBudget: config.sync.retryBudget,
         parkedRetryIntervalMs: config.sync.parkedRetrySeconds * 1000,
         stopWhenCaughtUp: once,

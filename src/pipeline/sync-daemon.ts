@@ -49,10 +49,21 @@ export interface DaemonOptions {
   readonly maxBatchChanges: number;
   /** Operations of one source transaction held in memory before it is applied in parts. */
   readonly maxOperationsPerUnit: number;
+  /** PostgreSQL connections snapshot chunks commit on side by side (default 2). */
+  readonly snapshotConnections?: number;
   readonly retryBudget: number;
   readonly parkedRetryIntervalMs: number;
   /** Stop once the stream is caught up (the `snapshot` command, tests). */
   readonly stopWhenCaughtUp?: boolean;
+}
+
+/** A snapshot commit started on one of several connections (`SyncDaemon.commitOnLane`). */
+interface LaneCommit {
+  /** The checkpoint it writes. */
+  readonly checkpoint: Checkpoint;
+  /** Settles once it has written its checkpoint, or has failed. */
+  readonly checkpointWritten: Promise<void>;
+  readonly done: Promise<void>;
 }
 
 /** What the daemon reports as it works; metrics and logs subscribe (src/observe/). */
@@ -237,11 +248,16 @@ export class SyncDaemon {
         if (table === undefined) continue;
         progress[collection] = { state: "dumping", documents: 0, tick };
         let documents = 0;
+        let chunk = 0;
         if (present.has(collection)) {
-          // Chunk n+1 is mapped while chunk n commits: the daemon's CPU work and PostgreSQL's
-          // overlap instead of taking turns. Commits stay one at a time and in order, so the
+          // Chunks commit on several connections side by side, so PostgreSQL can use more
+          // than one core, while the next chunk is read and mapped. Each commit names the
+          // checkpoint of the one before it (`after`): they take effect in dump order, and the
           // progress each one records covers exactly the chunks committed before it.
-          let committing: Promise<void> | undefined;
+          const lanes = this.options.snapshotConnections ?? 2;
+          const inFlight: Promise<void>[] = [];
+          let previous: LaneCommit | undefined;
+          let settled: PromiseSettledResult<void>[] = [];
           try {
             for await (const lines of reader.documents(batch.id, collection)) {
               const { changes, deadLetters } = this.snapshotChanges(
@@ -249,27 +265,42 @@ export class SyncDaemon {
                 lines,
                 batch.snapshotTick,
               );
-              await committing;
+              // The first commit of a run goes alone: it may create the checkpoint row, and
+              // only an existing row orders the commits after it.
+              while (
+                inFlight.length >= lanes ||
+                (inFlight.length > 0 && this.checkpoint === undefined)
+              ) {
+                await inFlight.shift();
+              }
               documents += lines.length;
               progress[collection] = { state: "dumping", documents, tick };
               const done = documents;
-              committing = this.commit(
+              previous = this.commitOnLane(
                 { changes, deadLetters, controlEvents: pendingEvents },
                 { phase, snapshot: { ...progress } },
-              ).then(() => {
+                chunk % lanes,
+                inFlight.length === 0 ? undefined : previous,
+              );
+              const reported = previous.done.then(() => {
                 this.observer.snapshotProgress?.({ collection, documents: done, done: false });
               });
-              // Awaited before the next commit or below; observed now so that a failure
-              // cannot surface as an unhandled rejection meanwhile.
-              committing.catch(() => undefined);
+              // Awaited in order below; observed now so that a failure cannot surface as an
+              // unhandled rejection meanwhile.
+              reported.catch(() => undefined);
+              inFlight.push(reported);
+              chunk += 1;
               pendingEvents = [];
               if (signal.aborted) break;
             }
           } finally {
-            // Whatever ends the loop (the last chunk, a stop, a failed read), the commit in
-            // flight finishes first; its failure, if any, is the one reported.
-            await committing;
+            // Whatever ends the loop (the last chunk, a stop, a failed read), the commits in
+            // flight finish first. An error already on its way out is the one reported.
+            settled = await Promise.allSettled(inFlight);
           }
+          // Otherwise the first failed commit: the ones after it failed because of it.
+          const failed = settled.find((o) => o.status === "rejected");
+          if (failed !== undefined) throw failed.reason;
           if (signal.aborted) return;
         }
         progress[collection] = { state: "done", documents, tick };
@@ -742,6 +773,65 @@ export class SyncDaemon {
           : checkpoint.snapshotTick,
       snapshot: checkpoint.snapshot ?? previous?.snapshot ?? {},
     };
+  }
+
+  /**
+   * Starts one snapshot commit on connection `lane` without waiting for it. It follows the
+   * commit before it (`previous`), which may still be in flight: its checkpoint is written only
+   * on top of that one's (FollowedCommit), and its bookkeeping waits for that one too.
+   */
+  private commitOnLane(
+    batch: { changes: Change[]; deadLetters: DeadLetter[]; controlEvents: ControlEvent[] },
+    checkpoint: Partial<Omit<Checkpoint, "sourceDatabase">>,
+    lane: number,
+    previous: LaneCommit | undefined,
+  ): LaneCommit {
+    const next = this.nextCheckpoint(checkpoint);
+    const started = performance.now();
+    let checkpointWritten = (): void => undefined;
+    const written = new Promise<void>((resolve) => {
+      checkpointWritten = resolve;
+    });
+    const done = (async () => {
+      try {
+        const counts = await this.store.apply(
+          {
+            changes: batch.changes,
+            deadLetters: batch.deadLetters,
+            controlEvents: batch.controlEvents,
+            checkpoint: next,
+            ...(previous === undefined
+              ? {}
+              : {
+                  follows: {
+                    checkpoint: previous.checkpoint,
+                    checkpointWritten: previous.checkpointWritten,
+                    onCheckpointWritten: checkpointWritten,
+                  },
+                }),
+          },
+          lane,
+        );
+        // Committed after the one before (the checkpoint row saw to it); reported after it too.
+        await previous?.done.catch(() => undefined);
+        this.checkpoint = next;
+        this.observer.committed?.({
+          durationMs: performance.now() - started,
+          appliedTick: next.appliedTick,
+          changes: batch.changes.length,
+          counts,
+          events: new Map(),
+          revisions: [],
+          committedAt: Date.now(),
+          oldestPendingWriteMs: undefined,
+        });
+      } finally {
+        // A commit that failed before writing its checkpoint must not hold up the next one,
+        // which then finds the checkpoint is not the one it follows, and fails too.
+        checkpointWritten();
+      }
+    })();
+    return { checkpoint: next, checkpointWritten: written, done };
   }
 
   private async commit(

@@ -28,6 +28,34 @@ export interface ApplyInput {
   /** After a collection's snapshot: delete its rows older than the snapshot tick (mark-and-sweep). */
   readonly sweeps?: readonly { readonly table: string; readonly belowTick: bigint }[];
   readonly checkpoint: Checkpoint;
+  /** Set when the commit before this one may still be in flight on another connection. */
+  readonly follows?: FollowedCommit;
+}
+
+/**
+ * How a batch follows the commit before it when both run at once on different connections. Its
+ * checkpoint is written only once that commit has written its own, which holds the checkpoint
+ * row until that transaction ends; this batch's write then waits for that end and applies only
+ * on top of `checkpoint`. So commits take effect in order, and if the one before failed, this
+ * one fails too (`CheckpointMovedError`): none lands after a gap.
+ */
+export interface FollowedCommit {
+  /** The checkpoint the commit before writes. */
+  readonly checkpoint: Checkpoint;
+  /** Settles once the commit before has written its checkpoint, or has failed. */
+  readonly checkpointWritten: Promise<void>;
+  /** Called once this batch's checkpoint is written (and its row locked until the end). */
+  readonly onCheckpointWritten?: () => void;
+}
+
+/** The checkpoint row was not the one this batch was meant to follow; the batch rolled back. */
+export class CheckpointMovedError extends Error {
+  constructor(readonly sourceDatabase: string) {
+    super(
+      `the checkpoint of ${sourceDatabase} is not the one this batch follows: the batch before it did not commit`,
+    );
+    this.name = "CheckpointMovedError";
+  }
 }
 
 export interface ApplyCounts {
@@ -110,7 +138,9 @@ export class BatchApplier {
     if (this.options.journal) await writeJournal(client, input.changes);
     await writeDeadLetters(client, counts.deadLettered);
     await writeControlEvents(client, input.controlEvents ?? []);
-    await writeCheckpoint(client, input.checkpoint);
+    await input.follows?.checkpointWritten;
+    await writeCheckpoint(client, input.checkpoint, input.follows?.checkpoint);
+    input.follows?.onCheckpointWritten?.();
   }
 
   /** Applies changes (in stream order) to the target tables, parents before children. */
@@ -919,24 +949,52 @@ async function writeControlEvents(
   }
 }
 
-export async function writeCheckpoint(client: ClientBase, checkpoint: Checkpoint): Promise<void> {
-  await client.query(
+export async function writeCheckpoint(
+  client: ClientBase,
+  checkpoint: Checkpoint,
+  after?: Checkpoint,
+): Promise<void> {
+  const values = [
+    checkpoint.sourceDatabase,
+    checkpoint.phase,
+    checkpoint.appliedTick?.toString() ?? null,
+    checkpoint.lastScanned?.toString() ?? null,
+    checkpoint.snapshotTick?.toString() ?? null,
+    JSON.stringify(checkpoint.snapshot),
+  ];
+  // With `after`, the update applies only to the row `after` describes. ON CONFLICT waits for a
+  // concurrent transaction holding the row and then evaluates this condition on the version it
+  // left, committed or not (FollowedCommit).
+  const guard =
+    after === undefined
+      ? ""
+      : `WHERE checkpoint.phase = $7 AND checkpoint.applied_tick IS NOT DISTINCT FROM $8::numeric
+           AND checkpoint.last_scanned IS NOT DISTINCT FROM $9::numeric
+           AND checkpoint.snapshot_tick IS NOT DISTINCT FROM $10::numeric
+           AND checkpoint.snapshot = $11::jsonb`;
+  const result = await client.query(
     `INSERT INTO arango_sync.checkpoint
        (source_database, phase, applied_tick, last_scanned, snapshot_tick, snapshot, updated_at)
      VALUES ($1, $2, $3::numeric, $4::numeric, $5::numeric, $6::jsonb, now())
      ON CONFLICT (source_database) DO UPDATE
        SET phase = EXCLUDED.phase, applied_tick = EXCLUDED.applied_tick,
            last_scanned = EXCLUDED.last_scanned, snapshot_tick = EXCLUDED.snapshot_tick,
-           snapshot = EXCLUDED.snapshot, updated_at = now()`,
-    [
-      checkpoint.sourceDatabase,
-      checkpoint.phase,
-      checkpoint.appliedTick?.toString() ?? null,
-      checkpoint.lastScanned?.toString() ?? null,
-      checkpoint.snapshotTick?.toString() ?? null,
-      JSON.stringify(checkpoint.snapshot),
-    ],
+           snapshot = EXCLUDED.snapshot, updated_at = now()
+     ${guard}`,
+    after === undefined
+      ? values
+      : [
+          ...values,
+          after.phase,
+          after.appliedTick?.toString() ?? null,
+          after.lastScanned?.toString() ?? null,
+          after.snapshotTick?.toString() ?? null,
+          JSON.stringify(after.snapshot),
+        ],
   );
+  if (after !== undefined && result.rowCount !== 1) {
+    throw new CheckpointMovedError(checkpoint.sourceDatabase);
+  }
 }
 
 function sqlState(error: unknown): string | undefined {

@@ -1,6 +1,8 @@
 /**
- * The daemon's handle on PostgreSQL: one dedicated connection for the apply loop (batches are
- * sequential by design), checkpoint reads, and the queries `status` needs. The pipeline talks to
+ * The daemon's handle on PostgreSQL: one dedicated connection for the apply loop, checkpoint
+ * reads, and the queries `status` needs, plus further connections (opened on first use) on which
+ * snapshot chunks commit side by side, so the target can use more than one core while loading.
+ * Batches still take effect in order: each names the checkpoint it follows (`ApplyInput.after`). The pipeline talks to
  * PostgreSQL only through this class (ESLint keeps `pg` inside src/sink/).
  */
 import pg from "pg";
@@ -10,6 +12,7 @@ import {
   type ApplyCounts,
   type ApplyInput,
   BatchApplier,
+  CheckpointMovedError,
   type StagedApplyOptions,
 } from "./apply-batch.js";
 import type { Checkpoint, Phase, SnapshotProgress } from "./changes.js";
@@ -74,31 +77,39 @@ async function readColumnTypes(
   return types;
 }
 
+async function connect(url: string, applicationName: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw targetUnavailable(error, url) ?? error;
+  }
+  // A dropped connection must surface as an error on the next query, not as a process crash.
+  client.on("error", () => undefined);
+  return client;
+}
+
 export class TargetStore {
+  /** Connections for `apply` lanes 1, 2, …; lane 0 is `client`. */
+  private readonly lanes = new Map<number, Promise<pg.Client>>();
+
   private constructor(
     private readonly client: pg.Client,
     private readonly applier: BatchApplier,
     private readonly url: string,
+    private readonly applicationName: string,
   ) {}
 
   static async open(options: TargetStoreOptions): Promise<TargetStore> {
-    const client = new pg.Client({
-      connectionString: options.url,
-      application_name: options.applicationName ?? "arango-pg-sync",
-    });
-    try {
-      await client.connect();
-    } catch (error) {
-      throw targetUnavailable(error, options.url) ?? error;
-    }
-    // A dropped connection must surface as an error on the next query, not as a process crash.
-    client.on("error", () => undefined);
+    const applicationName = options.applicationName ?? "arango-pg-sync";
+    const client = await connect(options.url, applicationName);
     try {
       const columnTypes = await readColumnTypes(client, options.mapping);
       return new TargetStore(
         client,
         new BatchApplier(options.mapping, { journal: options.journal, columnTypes }),
         options.url,
+        applicationName,
       );
     } catch (error) {
       await client.end().catch(() => undefined);
@@ -131,12 +142,29 @@ export class TargetStore {
     };
   }
 
-  async apply(input: ApplyInput): Promise<ApplyCounts> {
+  /**
+   * Applies one batch in one transaction. `lane` picks the connection: batches on different
+   * lanes run concurrently, and a batch that may overtake another must name, in `input.after`,
+   * the checkpoint that one writes.
+   */
+  async apply(input: ApplyInput, lane = 0): Promise<ApplyCounts> {
     try {
-      return await this.applier.apply(this.client, input);
+      return await this.applier.apply(await this.laneClient(lane), input);
     } catch (error) {
       throw this.classify(error);
     }
+  }
+
+  private laneClient(lane: number): Promise<pg.Client> {
+    if (lane === 0) return Promise.resolve(this.client);
+    let client = this.lanes.get(lane);
+    if (client === undefined) {
+      client = connect(this.url, this.applicationName);
+      // A failed connect is tried again on the next use.
+      client.catch(() => this.lanes.delete(lane));
+      this.lanes.set(lane, client);
+    }
+    return client;
   }
 
   /** Stages one part of a large source transaction (see BatchApplier.stage). */
@@ -231,6 +259,9 @@ export class TargetStore {
   }
 
   async close(): Promise<void> {
+    const lanes = [...this.lanes.values()];
+    this.lanes.clear();
+    await Promise.all(lanes.map((lane) => lane.then((c) => c.end()).catch(() => undefined)));
     await this.client.end().catch(() => undefined);
   }
 
@@ -248,6 +279,12 @@ export class TargetStore {
   /** Connection trouble and serialization failures are retryable; anything else is not. */
   private classify(error: unknown): SyncError {
     if (error instanceof SyncError) return error;
+    if (error instanceof CheckpointMovedError) {
+      return new SyncError("TARGET_UNAVAILABLE", `${error.message}; it will be retried`, {
+        cause: error,
+        retryable: true,
+      });
+    }
     const unavailable = targetUnavailable(error, this.url);
     if (unavailable !== undefined)
       return new SyncError(unavailable.code, unavailable.message, {
