@@ -143,11 +143,8 @@ describe("a commit that follows another one in flight", () => {
 
   it("rolls back, rows and progress alike, when it does not commit", async () => {
     const outcome = await follow(20, "ROLLBACK");
-    expect(outcome).toMatchObject({
-      code: "TARGET_UNAVAILABLE",
-      retryable: true,
-      message: expect.stringMatching(/batch before it did not commit/),
-    });
+    expect(outcome).toMatchObject({ code: "TARGET_UNAVAILABLE", retryable: true });
+    expect(String(outcome)).toMatch(/batch before it did not commit/);
     // The checkpoint is still the one the first test left, and the follower's row is not there.
     expect(await state("r-20")).toEqual({ rowStored: false, documents: 11 });
   });
