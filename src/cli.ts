@@ -36,6 +36,8 @@ async function configFrom(
 
 async function runCommand(options: Record<string, unknown>, once: boolean): Promise<number> {
   const { config, configPath } = await configFrom(options);
+  const { limitHeapGrowth } = await import("./observe/heap-growth.js");
+  limitHeapGrowth(config.sync.heapGrowthPercent);
   const { runDaemon } = await import("./pipeline/daemon-runner.js");
   return runDaemon({ config, configPath, once });
 }

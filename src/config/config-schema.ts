@@ -102,7 +102,7 @@ export const configSchema = z
           .number()
           .int()
           .min(16384)
-          .default(4 * 1024 * 1024)
+          .default(1024 * 1024)
           .describe("Bytes asked per wal/tail response (the server raises anything below 16384)"),
         dumpChunkSize: z
           .number()
@@ -116,6 +116,15 @@ export const configSchema = z
           .min(30)
           .default(600)
           .describe("Lifetime of the snapshot batch on the server; extended every quarter of it"),
+        heapGrowthPercent: z
+          .number()
+          .int()
+          .min(0)
+          .max(400)
+          .default(50)
+          .describe(
+            "How far Node's heap may grow past its live size before the next full collection, in percent; 0 leaves V8's own heuristics (which let it grow up to 4 times); a --heap-growing-percent given to Node wins",
+          ),
         snapshotConnections: z
           .number()
           .int()
@@ -129,7 +138,7 @@ export const configSchema = z
           .number()
           .int()
           .min(1)
-          .default(2000)
+          .default(1000)
           .describe("Most changes committed in one PostgreSQL transaction while catching up"),
         maxOperationsPerUnit: z
           .number()
