@@ -11,7 +11,7 @@
  *      transaction, with the child's peak RSS read from /proc.
  * Results: a table on stdout and `bench/results/<date>-<machine>.json`.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +22,7 @@ import type { EmulatedServer } from "../src/emulator/emulated-server.js";
 import type { Emulator } from "../src/emulator/emulator.js";
 import { migrate } from "../src/sink/migrate.js";
 import {
+  BUILT_ENTRY,
   DaemonProcess,
   type DaemonTarget,
   writeDaemonConfig,
@@ -290,6 +291,10 @@ async function main(): Promise<number> {
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(values.profile)}`];
   const config = await writeDaemonConfig(sync);
+  // The daemon is measured as it ships: compiled (`npm run build`), not through tsx, whose
+  // loader alone adds some 30 MB of resident memory to a process.
+  log("building the package (npm run build)");
+  buildPackage();
   try {
     const environment = await describeEnvironment(serverUrl);
 
@@ -323,7 +328,7 @@ async function main(): Promise<number> {
       // Snapshot: the daemon's own figure, from batch creation to the last row committed.
       let snapshotCpu: CpuMeter | undefined;
       const snapshotWallSeconds = await timed(async () => {
-        daemon = await DaemonProcess.start("snapshot", target, {}, nodeArgs);
+        daemon = await DaemonProcess.start("snapshot", target, {}, nodeArgs, BUILT_ENTRY);
         snapshotCpu = new CpuMeter(() => daemon?.pid);
         const exit = await daemon.exit(3_600_000);
         if (exit.code !== 0) throw new Error(`snapshot failed:\n${daemon.log.slice(-3000)}`);
@@ -342,7 +347,7 @@ async function main(): Promise<number> {
       await prepare(watcher, true);
       const shuffledItems = interleave(data.documents);
       const writer = new SourceWriter(state, shuffledItems);
-      daemon = await DaemonProcess.start("run", target, {}, nodeArgs);
+      daemon = await DaemonProcess.start("run", target, {}, nodeArgs, BUILT_ENTRY);
       const rss = new PeakRss(daemon.pid ?? 0);
       await waitApplied(watcher, lastWriteTick(state), daemon, 120_000);
       const streamingCpu = new CpuMeter(() => daemon?.pid);
@@ -402,7 +407,7 @@ async function main(): Promise<number> {
       writer.write(sizes.backlogEvents);
       const backlogTick = lastWriteTick(state);
       const catchupStart = Date.now();
-      daemon = await DaemonProcess.start("run", target, {}, nodeArgs);
+      daemon = await DaemonProcess.start("run", target, {}, nodeArgs, BUILT_ENTRY);
       const catchupCpu = new CpuMeter(() => daemon?.pid);
       const rssCatchup = new PeakRss(daemon.pid ?? 0);
       const catchupEnd = await waitApplied(watcher, backlogTick, daemon, 3_600_000);
@@ -424,7 +429,7 @@ async function main(): Promise<number> {
 
       // A large source transaction: new results, all in one stream transaction.
       const large = await largeTransaction(state, data, sizes.largeTransaction);
-      daemon = await DaemonProcess.start("snapshot", target, {}, nodeArgs);
+      daemon = await DaemonProcess.start("snapshot", target, {}, nodeArgs, BUILT_ENTRY);
       const rssLarge = new PeakRss(daemon.pid ?? 0);
       const largeCpu = new CpuMeter(() => daemon?.pid);
       const largeSeconds = await timed(async () => {
@@ -511,13 +516,25 @@ function parseSetting(text: string): [string, number | boolean | string] {
   return [text.slice(0, at), typed];
 }
 
+/** `tsc -p tsconfig.build.json`: dist/ from the sources as they are now. */
+function buildPackage(): void {
+  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+  const built = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  if (built.status !== 0) {
+    throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
+  }
+}
+
 /** `verify --full --json` in a child process; its own figure (rows verified per second). */
 async function runVerify(
   target: DaemonTarget,
 ): Promise<{ rows: number; rows_per_s: number; verdict: string }> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/cli.ts", "--config", target.configPath, "verify", "--full", "--json"],
+    [...BUILT_ENTRY, "--config", target.configPath, "verify", "--full", "--json"],
     {
       cwd: ROOT,
       env: {

@@ -1,6 +1,6 @@
 /**
- * The daemon as operators run it: `node --import tsx src/cli.ts <command>` in a child process,
- * configured through a YAML file (the ATSPro mapping plus a `sync:` section) and the environment.
+ * The daemon as operators run it: `node --import tsx src/cli.ts <command>` (or the built
+ * `dist/cli.js`) in a child process, configured through a YAML file (the ATSPro mapping plus a `sync:` section) and the environment.
  * Crash tests kill it with SIGKILL, so everything they learn about it comes from outside: its
  * exit, its stderr (kept for failure messages only, its format is not a contract), the emulator
  * and PostgreSQL.
@@ -16,6 +16,14 @@ import { parse, stringify } from "yaml";
 import { SOURCE_DATABASE } from "./sync-fixture.js";
 
 export const REPOSITORY_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** How a child runs the CLI: from the sources through tsx (tests), or as built (`npm run build`). */
+export const SOURCE_ENTRY: readonly string[] = [
+  "--import",
+  "tsx",
+  path.join(REPOSITORY_ROOT, "src/cli.ts"),
+];
+export const BUILT_ENTRY: readonly string[] = [path.join(REPOSITORY_ROOT, "dist/cli.js")];
 
 /** Settings of the config file's `sync:` section (src/config/config-schema.ts). */
 export type SyncSettings = Readonly<Record<string, number | boolean | string>>;
@@ -88,18 +96,11 @@ export class DaemonProcess {
     target: DaemonTarget,
     env: Readonly<Record<string, string>> = {},
     nodeArgs: readonly string[] = [],
+    entry: readonly string[] = SOURCE_ENTRY,
   ): Promise<DaemonProcess> {
     const child = spawn(
       process.execPath,
-      [
-        ...nodeArgs,
-        "--import",
-        "tsx",
-        path.join(REPOSITORY_ROOT, "src/cli.ts"),
-        "--config",
-        target.configPath,
-        command,
-      ],
+      [...nodeArgs, ...entry, "--config", target.configPath, command],
       {
         cwd: REPOSITORY_ROOT,
         env: {
