@@ -251,9 +251,9 @@ export class SyncDaemon {
         let chunk = 0;
         if (present.has(collection)) {
           // Chunks commit on several connections side by side, so PostgreSQL can use more
-          // than one core, while the next chunk is read and mapped. Each commit names the
-          // checkpoint of the one before it (`after`): they take effect in dump order, and the
-          // progress each one records covers exactly the chunks committed before it.
+          // than one core, while the next chunk is read and mapped. Each commit follows the one
+          // before it (`ApplyInput.follows`): they take effect in dump order, and the progress
+          // each one records covers exactly the chunks committed before it.
           const lanes = this.options.snapshotConnections ?? 2;
           const inFlight: Promise<void>[] = [];
           let previous: LaneCommit | undefined;
@@ -806,9 +806,9 @@ export class SyncDaemon {
                   follows: {
                     checkpoint: previous.checkpoint,
                     checkpointWritten: previous.checkpointWritten,
-                    onCheckpointWritten: checkpointWritten,
                   },
                 }),
+            onCheckpointWritten: checkpointWritten,
           },
           lane,
         );

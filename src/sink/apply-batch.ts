@@ -30,6 +30,11 @@ export interface ApplyInput {
   readonly checkpoint: Checkpoint;
   /** Set when the commit before this one may still be in flight on another connection. */
   readonly follows?: FollowedCommit;
+  /**
+   * Called once this batch's checkpoint is written; the row stays locked until the transaction
+   * ends, so a batch that follows this one may now write its own (FollowedCommit).
+   */
+  readonly onCheckpointWritten?: () => void;
 }
 
 /**
@@ -44,8 +49,6 @@ export interface FollowedCommit {
   readonly checkpoint: Checkpoint;
   /** Settles once the commit before has written its checkpoint, or has failed. */
   readonly checkpointWritten: Promise<void>;
-  /** Called once this batch's checkpoint is written (and its row locked until the end). */
-  readonly onCheckpointWritten?: () => void;
 }
 
 /** The checkpoint row was not the one this batch was meant to follow; the batch rolled back. */
@@ -140,7 +143,7 @@ export class BatchApplier {
     await writeControlEvents(client, input.controlEvents ?? []);
     await input.follows?.checkpointWritten;
     await writeCheckpoint(client, input.checkpoint, input.follows?.checkpoint);
-    input.follows?.onCheckpointWritten?.();
+    input.onCheckpointWritten?.();
   }
 
   /** Applies changes (in stream order) to the target tables, parents before children. */
