@@ -2,8 +2,8 @@
  * The daemon's handle on PostgreSQL: one dedicated connection for the apply loop, checkpoint
  * reads, and the queries `status` needs, plus further connections (opened on first use) on which
  * snapshot chunks commit side by side, so the target can use more than one core while loading.
- * Batches still take effect in order: each names the checkpoint it follows (`ApplyInput.after`). The pipeline talks to
- * PostgreSQL only through this class (ESLint keeps `pg` inside src/sink/).
+ * Batches still take effect in order: each follows the one before it (`ApplyInput.follows`).
+ * The pipeline talks to PostgreSQL only through this class (ESLint keeps `pg` inside src/sink/).
  */
 import pg from "pg";
 import { SyncError } from "../errors.js";
@@ -144,8 +144,8 @@ export class TargetStore {
 
   /**
    * Applies one batch in one transaction. `lane` picks the connection: batches on different
-   * lanes run concurrently, and a batch that may overtake another must name, in `input.after`,
-   * the checkpoint that one writes.
+   * lanes run concurrently, and a batch that could overtake another must follow it
+   * (`input.follows`).
    */
   async apply(input: ApplyInput, lane = 0): Promise<ApplyCounts> {
     try {
