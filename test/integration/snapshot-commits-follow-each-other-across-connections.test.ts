@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Emulator } from "../../src/emulator/emulator.js";
 import type { Change, Checkpoint } from "../../src/sink/changes.js";
 import { TargetStore } from "../../src/sink/target-store.js";
+import { withClient } from "../support/databases.js";
 import { useTestDatabase } from "../support/test-database.js";
 import {
   SOURCE_DATABASE,
@@ -46,16 +47,6 @@ function resume(key: string): Change {
   });
   if (built?.ok !== true) throw new Error("the test resume does not map");
   return { kind: "upsert", collection: "resumes", row: built.row, rev: "_kZ0Qx1a---" };
-}
-
-async function withClient<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: database.url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Resolves once a backend of this database waits for a lock (the guarded checkpoint write). */
@@ -100,7 +91,7 @@ describe("a commit that follows another one in flight", () => {
    * resume and `progressCheckpoint(first + 1)`.
    */
   async function follow(first: number, end: "COMMIT" | "ROLLBACK") {
-    return withClient(async (before) => {
+    return withClient(database.url, async (before) => {
       await before.query("BEGIN");
       await before.query(
         "UPDATE arango_sync.checkpoint SET snapshot = $1::jsonb WHERE source_database = $2",
@@ -119,14 +110,14 @@ describe("a commit that follows another one in flight", () => {
         () => "committed",
         (error: unknown) => error,
       );
-      await withClient(someoneWaitsForALock);
+      await withClient(database.url, someoneWaitsForALock);
       await before.query(end);
       return outcome;
     });
   }
 
   async function state(key: string) {
-    return withClient(async (client) => {
+    return withClient(database.url, async (client) => {
       const row = await client.query("SELECT 1 FROM resumes WHERE legacy_id = $1", [key]);
       const checkpoint = await store.readCheckpoint(SOURCE_DATABASE);
       return {
