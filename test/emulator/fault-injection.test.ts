@@ -171,6 +171,9 @@ describe("the /_emulator control routes", () => {
 });
 
 describe("restart", () => {
+  /** Requests after a restart go on new connections: fetch's pool may still hold a cut one. */
+  const FRESH = { newConnection: true } as const;
+
   it("keepState: same data and WAL; batches, clients and tokens are lost", async () => {
     const e = await start({ controlApi: true });
     const from = seed(e);
@@ -185,19 +188,23 @@ describe("restart", () => {
     );
     e.faults.add({ pathPrefix: "/_api/version", action: { kind: "status", status: 502 } });
     const url = e.url;
+    const frontBefore = e.http;
 
     const answer = await request(url, "/_emulator/restart", {
       method: "POST",
       body: { keepState: true },
     });
     expect(answer.status).toBe(202);
+    // The restart is done when a new HTTP front listens.
     const deadline = Date.now() + 10_000;
-    while (e.replication.batches.size > 0 && Date.now() < deadline) {
+    while (e.http === frontBefore && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    expect(e.http).not.toBe(frontBefore);
+    expect(e.replication.batches.size).toBe(0);
 
     expect(e.url).toBe(url);
-    const after = await request(url, `/_api/wal/tail?from=${from}`);
+    const after = await request(url, `/_api/wal/tail?from=${from}`, FRESH);
     expect(after.text).toBe(before.text);
     expect(header(after, "x-arango-replication-lasttick")).toBe(
       header(before, "x-arango-replication-lasttick"),
@@ -205,12 +212,17 @@ describe("restart", () => {
     const inventory = await request(
       url,
       `/_api/replication/inventory?batchId=${String(batch["id"])}`,
+      FRESH,
     );
     expect(inventory.status).toBe(404);
-    expect(json(await request(url, "/_api/replication/logger-state"))["clients"]).toEqual([]);
-    expect((await request(url, "/_api/wal/lastTick", { authorization: bearer })).status).toBe(401);
+    expect(json(await request(url, "/_api/replication/logger-state", FRESH))["clients"]).toEqual(
+      [],
+    );
+    expect(
+      (await request(url, "/_api/wal/lastTick", { authorization: bearer, ...FRESH })).status,
+    ).toBe(401);
     // Fault rules are emulator settings, not server state.
-    expect((await request(url, "/_api/version")).status).toBe(502);
+    expect((await request(url, "/_api/version", FRESH)).status).toBe(502);
   });
 
   it("without keepState: a fresh, empty server with a new server id on the same URL", async () => {
@@ -219,7 +231,7 @@ describe("restart", () => {
     const oldServerId = e.state.serverId;
     const oldLastTick = e.state.wal.lastSequence;
     await e.restart({ keepState: false });
-    const lastTick = json(await request(e.url, "/_api/wal/lastTick"));
+    const lastTick = json(await request(e.url, "/_api/wal/lastTick", FRESH));
     expect(lastTick["server"]).toMatchObject({ serverId: e.state.serverId.toString() });
     expect(e.state.serverId).not.toBe(oldServerId);
     expect(BigInt(String(lastTick["tick"]))).toBeLessThan(oldLastTick);
@@ -238,6 +250,6 @@ describe("restart", () => {
     await e.restart();
     const cut = await pending;
     expect(cut.complete).toBe(false);
-    expect((await request(e.url, "/_api/wal/lastTick")).status).toBe(200);
+    expect((await request(e.url, "/_api/wal/lastTick", FRESH)).status).toBe(200);
   });
 });

@@ -2,6 +2,7 @@
  * Helpers for the replication tests: raw HTTP against an in-process emulator (plain fetch, so
  * headers can be checked exactly), writes through the storage engine, and NDJSON parsing.
  */
+import http from "node:http";
 import type { CollectionState, DatabaseState, StoredDocument } from "../../src/emulator/catalog.js";
 import type { EmulatedServer } from "../../src/emulator/emulated-server.js";
 
@@ -15,10 +16,22 @@ export interface RawResponse {
   bytes: number;
 }
 
+export interface RequestInit {
+  method?: string;
+  body?: unknown;
+  authorization?: string | null;
+  /**
+   * Send on a connection of its own instead of fetch's keep-alive pool. After the emulator cut
+   * every connection (a restart), the pool may not have seen a socket close yet and would send on
+   * it; a real client gets the same error there and retries.
+   */
+  newConnection?: boolean;
+}
+
 export async function request(
   url: string,
   path: string,
-  init: { method?: string; body?: unknown; authorization?: string | null } = {},
+  init: RequestInit = {},
 ): Promise<RawResponse> {
   const headers: Record<string, string> = {};
   if (init.authorization !== null) headers["authorization"] = init.authorization ?? ROOT;
@@ -26,6 +39,9 @@ export async function request(
   if (init.body !== undefined) {
     body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
     headers["content-type"] = "application/json";
+  }
+  if (init.newConnection === true) {
+    return requestOnNewConnection(`${url}${path}`, init.method ?? "GET", headers, body);
   }
   const response = await fetch(`${url}${path}`, {
     method: init.method ?? "GET",
@@ -39,6 +55,36 @@ export async function request(
     text: buffer.toString("utf8"),
     bytes: buffer.length,
   };
+}
+
+function requestOnNewConnection(
+  target: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const outgoing = http.request(target, { method, headers, agent: false }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("error", reject);
+      incoming.on("end", () => {
+        const buffer = Buffer.concat(chunks);
+        const received = new Headers();
+        for (const [name, value] of Object.entries(incoming.headers)) {
+          for (const one of [value ?? []].flat()) received.append(name, one);
+        }
+        resolve({
+          status: incoming.statusCode ?? 0,
+          headers: received,
+          text: buffer.toString("utf8"),
+          bytes: buffer.length,
+        });
+      });
+    });
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
 }
 
 export function header(response: RawResponse, name: string): string {
