@@ -6,8 +6,9 @@
  * never overwrite a newer one or resurrect a removed row (invariant 2).
  *
  * Rows PostgreSQL refuses (a CHECK, a foreign key, a value it cannot store) must not take the
- * batch down: the statement is retried row by row under savepoints and the refused rows become
- * dead letters with the server's message (invariant 4).
+ * batch down: the refused rows become dead letters with the server's message (invariant 4). A
+ * batch first runs without savepoints, which cost a round trip each; if PostgreSQL refuses a row
+ * it rolls back and runs again with each upsert under a savepoint, retried row by row.
  */
 import type { ClientBase } from "pg";
 import type {
@@ -19,6 +20,7 @@ import type {
 import type { Change, Checkpoint, ControlEvent, DeadLetter } from "./changes.js";
 import { jsonbRefuses, jsonbStorableText } from "./jsonb-text.js";
 import { jsonColumn, rowsFromJsonColumns, textArrayLiteral } from "./pg-array.js";
+import { prepared } from "./prepared.js";
 import { quoteIdentifier } from "./sql-identifier.js";
 
 export interface ApplyInput {
@@ -106,6 +108,7 @@ const PARKED_DEFAULT_TIMEOUT_SECONDS = 3600;
 
 export class BatchApplier {
   private readonly tableOrder: readonly string[];
+  private readonly upsertStatements = new Map<string, string>();
 
   constructor(
     private readonly mapping: CompiledMapping,
@@ -115,22 +118,31 @@ export class BatchApplier {
   }
 
   async apply(client: ClientBase, input: ApplyInput): Promise<ApplyCounts> {
+    try {
+      return await this.applyInTransaction(client, input, "abort");
+    } catch (error) {
+      if (!(error instanceof RowRefusedError)) throw error;
+    }
+    // Nothing of the first attempt stayed (its checkpoint is written last, after every upsert).
+    return this.applyInTransaction(client, input, "isolate");
+  }
+
+  private async applyInTransaction(
+    client: ClientBase,
+    input: ApplyInput,
+    refused: RefusedRows,
+  ): Promise<ApplyCounts> {
     await client.query("BEGIN");
     try {
-      const counts = await this.applyInTransaction(client, input);
+      const counts = emptyCounts(input.deadLetters);
+      await this.applyChanges(client, input.changes, counts, refused);
+      await this.finish(client, input, counts);
       await client.query("COMMIT");
       return counts;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
     }
-  }
-
-  private async applyInTransaction(client: ClientBase, input: ApplyInput): Promise<ApplyCounts> {
-    const counts = emptyCounts(input.deadLetters);
-    await this.applyChanges(client, input.changes, counts);
-    await this.finish(client, input, counts);
-    return counts;
   }
 
   /** Journal, dead letters, control events, sweeps and the checkpoint: the end of every batch. */
@@ -151,6 +163,7 @@ export class BatchApplier {
     client: ClientBase,
     changes: readonly Change[],
     counts: ApplyCounts,
+    refused: RefusedRows,
   ): Promise<void> {
     const plans = planChanges(changes);
     const upsertedKeys = new Map<string, Set<string>>();
@@ -168,9 +181,10 @@ export class BatchApplier {
           await deleteRows(client, compiled, [...plan.deletes.values()]),
         );
       }
-      counts.unparked += await this.takeUnparkable(client, table, plan, upsertedKeys);
+      counts.unparked += await this.takeUnparkable(client, compiled, plan, upsertedKeys);
       if (plan.upserts.size > 0) {
-        const written = await this.upsertRows(client, compiled, [...plan.upserts.values()], counts);
+        const pending = [...plan.upserts.values()];
+        const written = await this.upsertRows(client, compiled, pending, counts, refused);
         tally(counts, table, "upsert", written.count);
         upsertedKeys.set(table, written.keys);
       }
@@ -238,13 +252,14 @@ export class BatchApplier {
         );
         if (staged.rows.length === 0) break;
         const changes = staged.rows.map((r) => deserializeChange(r.change));
-        await this.applyChanges(client, changes, counts);
+        // A staged transaction is too large to run twice: its upserts take savepoints at once.
+        await this.applyChanges(client, changes, counts, "isolate");
         if (this.options.journal) await writeJournal(client, changes);
         after = Number(staged.rows[staged.rows.length - 1]?.seq ?? after);
         applied += changes.length;
         options.onProgress?.(applied);
       }
-      await this.applyChanges(client, input.changes, counts);
+      await this.applyChanges(client, input.changes, counts, "isolate");
       applied += input.changes.length;
       options.onProgress?.(applied);
       await client.query("DELETE FROM arango_sync.staged_changes WHERE group_key = $1", [groupKey]);
@@ -333,7 +348,13 @@ export class BatchApplier {
             },
           }));
         if (pending.length === 0) continue;
-        const written = await this.upsertRows(client, this.tableOf(table), pending, counts);
+        const written = await this.upsertRows(
+          client,
+          this.tableOf(table),
+          pending,
+          counts,
+          "isolate",
+        );
         if (written.keys.size > 0) {
           await client.query(
             "DELETE FROM arango_sync.parked_rows WHERE table_name = $1 AND legacy_id = ANY($2::text[])",
@@ -372,12 +393,14 @@ export class BatchApplier {
    */
   private async takeUnparkable(
     client: ClientBase,
-    table: string,
+    compiled: CompiledTable,
     plan: TablePlan,
     upsertedKeys: ReadonlyMap<string, ReadonlySet<string>>,
   ): Promise<number> {
-    const parentKeys = [...upsertedKeys.entries()].flatMap(([parent, keys]) =>
-      [...keys].map((k) => [parent, k]),
+    const table = compiled.table;
+    // A row parks on one of its table's parents; keys written to other tables cannot free it.
+    const parentKeys = compiled.parentTables.flatMap((parent) =>
+      [...(upsertedKeys.get(parent) ?? [])].map((k) => [parent, k]),
     );
     if (parentKeys.length === 0) return 0;
     const result = await client.query<{
@@ -385,16 +408,18 @@ export class BatchApplier {
       legacy_tick: string;
       row: ParkedRowJson;
     }>(
-      `DELETE FROM arango_sync.parked_rows p
-        USING unnest($2::text[], $3::text[]) AS parent(parent_table, parent_legacy_id)
-        WHERE p.table_name = $1 AND p.parent_table = parent.parent_table
-          AND p.parent_legacy_id = parent.parent_legacy_id
-        RETURNING p.legacy_id, p.legacy_tick::text, p.row`,
-      [
-        table,
-        textArrayLiteral(parentKeys.map((p) => p[0] ?? "")),
-        textArrayLiteral(parentKeys.map((p) => p[1] ?? "")),
-      ],
+      prepared(
+        `DELETE FROM arango_sync.parked_rows p
+          USING unnest($2::text[], $3::text[]) AS parent(parent_table, parent_legacy_id)
+          WHERE p.table_name = $1 AND p.parent_table = parent.parent_table
+            AND p.parent_legacy_id = parent.parent_legacy_id
+          RETURNING p.legacy_id, p.legacy_tick::text, p.row`,
+        [
+          table,
+          textArrayLiteral(parentKeys.map((p) => p[0] ?? "")),
+          textArrayLiteral(parentKeys.map((p) => p[1] ?? "")),
+        ],
+      ),
     );
     let taken = 0;
     for (const parked of result.rows) {
@@ -422,21 +447,34 @@ export class BatchApplier {
     return taken;
   }
 
+  /**
+   * Writes the rows whose parents resolve. With `refused` "abort" the statement runs bare and a
+   * row PostgreSQL refuses fails the transaction (RowRefusedError); with "isolate" it runs under
+   * a savepoint and, if a row is refused, again row by row so only refused rows are set aside.
+   */
   private async upsertRows(
     client: ClientBase,
     compiled: CompiledTable,
     pending: PendingRow[],
     counts: ApplyCounts,
+    refused: RefusedRows,
   ): Promise<{ count: number; keys: Set<string> }> {
     const ready = await resolveParents(client, pending, counts);
     if (ready.length === 0) return { count: 0, keys: new Set() };
     const keys = new Set(ready.map((p) => p.row.key));
-    const statement = upsertStatement(compiled, this.options.columnTypes.get(compiled.table));
+    const statement = this.upsertStatementOf(compiled);
+    if (refused === "abort") {
+      try {
+        const result = await client.query(prepared(statement, upsertParameters(compiled, ready)));
+        return { count: result.rowCount ?? 0, keys };
+      } catch (error) {
+        throw isRowLevelRejection(error) ? new RowRefusedError(compiled.table, error) : error;
+      }
+    }
     await client.query("SAVEPOINT upsert_rows");
     try {
-      const result = await client.query(statement, upsertParameters(compiled, ready));
+      const result = await client.query(prepared(statement, upsertParameters(compiled, ready)));
       await client.query("RELEASE SAVEPOINT upsert_rows");
-      await dropSupersededParked(client, compiled.table, ready);
       return { count: result.rowCount ?? 0, keys };
     } catch (error) {
       await client.query("ROLLBACK TO SAVEPOINT upsert_rows");
@@ -447,7 +485,7 @@ export class BatchApplier {
     for (const item of ready) {
       await client.query("SAVEPOINT upsert_row");
       try {
-        const result = await client.query(statement, upsertParameters(compiled, [item]));
+        const result = await client.query(prepared(statement, upsertParameters(compiled, [item])));
         await client.query("RELEASE SAVEPOINT upsert_row");
         count += result.rowCount ?? 0;
       } catch (error) {
@@ -465,12 +503,30 @@ export class BatchApplier {
         });
       }
     }
-    await dropSupersededParked(
-      client,
-      compiled.table,
-      ready.filter((r) => keys.has(r.row.key)),
-    );
     return { count, keys };
+  }
+
+  private upsertStatementOf(compiled: CompiledTable): string {
+    let statement = this.upsertStatements.get(compiled.table);
+    if (statement === undefined) {
+      statement = upsertStatement(compiled, this.options.columnTypes.get(compiled.table));
+      this.upsertStatements.set(compiled.table, statement);
+    }
+    return statement;
+  }
+}
+
+/**
+ * What an upsert does with a row PostgreSQL refuses: "abort" fails the transaction (the caller
+ * runs the batch again with "isolate"), "isolate" sets the row aside as a dead letter.
+ */
+type RefusedRows = "abort" | "isolate";
+
+/** PostgreSQL refused a row of a batch that ran without savepoints; the batch runs again. */
+class RowRefusedError extends Error {
+  constructor(table: string, cause: unknown) {
+    super(`PostgreSQL refused a row of ${table}`, { cause });
+    this.name = "RowRefusedError";
   }
 }
 
@@ -616,16 +672,22 @@ async function resolveParents(
     }
   }
   if (groups.size === 0) return pending;
-  const found = new Map<string, Map<string, string>>();
-  for (const [id, { ref, values }] of groups) {
+  // Every parent table in one statement: one round trip, whatever the number of references.
+  const ids = [...groups.keys()];
+  const selects = ids.map((id, i) => {
+    const { ref } = groups.get(id) as { ref: ParentReference };
     const lookup = quoteIdentifier(ref.lookupColumn);
-    const result = await client.query<{ lookup: string; value: string }>(
-      `SELECT ${lookup}::text AS lookup, ${quoteIdentifier(ref.valueColumn)}::text AS value
-         FROM ${quoteIdentifier(ref.table)} WHERE ${lookup} = ANY($1)`,
-      [textArrayLiteral([...values])],
-    );
-    found.set(id, new Map(result.rows.map((r) => [r.lookup, r.value])));
-  }
+    return `SELECT ${i} AS g, ${lookup}::text AS lookup, ${quoteIdentifier(ref.valueColumn)}::text AS value
+         FROM ${quoteIdentifier(ref.table)} WHERE ${lookup} = ANY($${i + 1})`;
+  });
+  const result = await client.query<{ g: number; lookup: string; value: string }>(
+    prepared(
+      selects.join("\n      UNION ALL "),
+      ids.map((id) => textArrayLiteral([...(groups.get(id)?.values ?? [])])),
+    ),
+  );
+  const found = new Map<string, Map<string, string>>(ids.map((id) => [id, new Map()]));
+  for (const row of result.rows) found.get(ids[row.g] as string)?.set(row.lookup, row.value);
   const ready: PendingRow[] = [];
   const parked: PendingRow[] = [];
   const parkedOn: ParentReference[] = [];
@@ -671,30 +733,6 @@ async function resolveParents(
     counts.parked += parked.length;
   }
   return ready;
-}
-
-/**
- * A row written now supersedes every older image of it still waiting for a parent (parked before
- * the key was removed and written again, or before its parent changed). Left parked, such an
- * image is dead-lettered for nothing at its timeout, or, if its parent turns up after the newer
- * row was cascaded away, written as if it were current.
- */
-async function dropSupersededParked(
-  client: ClientBase,
-  table: string,
-  written: readonly PendingRow[],
-): Promise<void> {
-  if (written.length === 0) return;
-  await client.query(
-    `DELETE FROM arango_sync.parked_rows p
-       USING unnest($2::text[], $3::numeric[]) AS w(k, tick)
-      WHERE p.table_name = $1 AND p.legacy_id = w.k AND p.legacy_tick < w.tick`,
-    [
-      table,
-      textArrayLiteral(written.map((r) => r.row.key)),
-      textArrayLiteral(written.map((r) => r.row.tick.toString())),
-    ],
-  );
 }
 
 async function parkRows(
@@ -746,7 +784,14 @@ function castOf(type: string | undefined): string {
   return type === undefined || type === "text" ? "" : `::${type}`;
 }
 
-/** `INSERT … SELECT FROM unnest(…) ON CONFLICT (key) DO UPDATE … WHERE older`, tombstone-guarded. */
+/**
+ * `INSERT … SELECT FROM unnest(…) ON CONFLICT (key) DO UPDATE … WHERE older`, tombstone-guarded.
+ *
+ * The same statement drops every older image of its rows still waiting for a parent (parked
+ * before the key was removed and written again, or before its parent changed). Left parked, such
+ * an image is dead-lettered for nothing at its timeout, or, if its parent turns up after the
+ * newer row was cascaded away, written as if it were current.
+ */
 function upsertStatement(
   compiled: CompiledTable,
   types: ReadonlyMap<string, string> | undefined,
@@ -762,12 +807,18 @@ function upsertStatement(
     .filter((c) => c.source !== "key")
     .map((c) => `${quoteIdentifier(c.name)} = EXCLUDED.${quoteIdentifier(c.name)}`);
   const tick = quoteIdentifier(compiled.columns[tickIndex]?.name ?? "legacy_tick");
-  return `INSERT INTO ${table} (${names.join(", ")})
+  const tableParameter = `$${aliases.length + 1}`;
+  return `WITH u AS (SELECT * FROM ${rowsFromJsonColumns(aliases.length, 1, "r")}),
+    superseded AS (
+      DELETE FROM arango_sync.parked_rows p USING u
+       WHERE p.table_name = ${tableParameter} AND p.legacy_id = u.c${keyIndex}
+         AND p.legacy_tick < u.c${tickIndex}::numeric)
+    INSERT INTO ${table} (${names.join(", ")})
     SELECT ${selected.join(", ")}
-      FROM ${rowsFromJsonColumns(aliases.length, 1, "u")}
+      FROM u
      WHERE NOT EXISTS (
        SELECT 1 FROM arango_sync.tombstones ts
-        WHERE ts.table_name = $${aliases.length + 1} AND ts.legacy_id = u.c${keyIndex}
+        WHERE ts.table_name = ${tableParameter} AND ts.legacy_id = u.c${keyIndex}
           AND ts.legacy_tick >= u.c${tickIndex}::numeric)
     ON CONFLICT (${key}) DO UPDATE SET ${updates.join(", ")}
      WHERE ${table}.${tick} IS NULL OR ${table}.${tick} < EXCLUDED.${tick}`;
@@ -893,19 +944,20 @@ async function writeJournal(client: ClientBase, changes: readonly Change[]): Pro
     }
   }
   await client.query(
-    `INSERT INTO arango_sync.journal (tick, collection, op, legacy_id, legacy_rev, document)
-     SELECT tick::numeric, collection, op, k, rev, doc::json
-       FROM ${rowsFromJsonColumns(6, 1, "u", ["tick", "collection", "op", "k", "rev", "doc"])}`,
-    [
+    prepared(JOURNAL_INSERT, [
       jsonColumn(ticks),
       jsonColumn(collections),
       jsonColumn(ops),
       jsonColumn(keys),
       jsonColumn(revs),
       jsonColumn(documents),
-    ],
+    ]),
   );
 }
+
+const JOURNAL_INSERT = `INSERT INTO arango_sync.journal (tick, collection, op, legacy_id, legacy_rev, document)
+     SELECT tick::numeric, collection, op, k, rev, doc::json
+       FROM ${rowsFromJsonColumns(6, 1, "u", ["tick", "collection", "op", "k", "rev", "doc"])}`;
 
 async function writeDeadLetters(client: ClientBase, letters: readonly DeadLetter[]): Promise<void> {
   if (letters.length === 0) return;
@@ -975,25 +1027,28 @@ export async function writeCheckpoint(
            AND checkpoint.last_scanned IS NOT DISTINCT FROM $9::numeric
            AND checkpoint.snapshot_tick IS NOT DISTINCT FROM $10::numeric
            AND checkpoint.snapshot = $11::jsonb`;
-  const result = await client.query(
-    `INSERT INTO arango_sync.checkpoint
+  const text = `INSERT INTO arango_sync.checkpoint
        (source_database, phase, applied_tick, last_scanned, snapshot_tick, snapshot, updated_at)
      VALUES ($1, $2, $3::numeric, $4::numeric, $5::numeric, $6::jsonb, now())
      ON CONFLICT (source_database) DO UPDATE
        SET phase = EXCLUDED.phase, applied_tick = EXCLUDED.applied_tick,
            last_scanned = EXCLUDED.last_scanned, snapshot_tick = EXCLUDED.snapshot_tick,
            snapshot = EXCLUDED.snapshot, updated_at = now()
-     ${guard}`,
-    after === undefined
-      ? values
-      : [
-          ...values,
-          after.phase,
-          after.appliedTick?.toString() ?? null,
-          after.lastScanned?.toString() ?? null,
-          after.snapshotTick?.toString() ?? null,
-          JSON.stringify(after.snapshot),
-        ],
+     ${guard}`;
+  const result = await client.query(
+    prepared(
+      text,
+      after === undefined
+        ? values
+        : [
+            ...values,
+            after.phase,
+            after.appliedTick?.toString() ?? null,
+            after.lastScanned?.toString() ?? null,
+            after.snapshotTick?.toString() ?? null,
+            JSON.stringify(after.snapshot),
+          ],
+    ),
   );
   if (after !== undefined && result.rowCount !== 1) {
     throw new CheckpointMovedError(checkpoint.sourceDatabase);
