@@ -102,7 +102,7 @@ export const configSchema = z
           .number()
           .int()
           .min(16384)
-          .default(1024 * 1024)
+          .default(512 * 1024)
           .describe("Bytes asked per wal/tail response (the server raises anything below 16384)"),
         dumpChunkSize: z
           .number()
@@ -138,7 +138,7 @@ export const configSchema = z
           .number()
           .int()
           .min(1)
-          .default(1000)
+          .default(500)
           .describe("Most changes committed in one PostgreSQL transaction while catching up"),
         maxOperationsPerUnit: z
           .number()
